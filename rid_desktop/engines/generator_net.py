@@ -1,0 +1,153 @@
+"""Our compact perturbation generators (the embedded defaults), fully convolutional, CPU-fast.
+
+Both run their body at 1/4 resolution (pixel-unshuffle) so a 512x512 photo costs well under a
+quarter second on two CPU cores, yet pixel-shuffle gives every output pixel its own value.
+
+* :class:`PixelGenerator` — RGB in, RGB perturbation out:
+  ``delta = eps * tanh(raw) * texture_mask(x)``. The texture mask (local contrast of luma) puts the
+  budget where texture hides it, so flat skin and sky get less — the "visible stripes" failure of a
+  plain U-Net. The budget ``eps`` is an input channel too, so one network serves every preset.
+* :class:`ChromaGenerator` — Haar sub-band mosaic of Y/Cb/Cr in, Cb/Cr sub-band perturbation out,
+  bounded in the wavelet domain; luma is never touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+EPS_SCALE = 16 / 255  # the eps input channel carries eps / EPS_SCALE (about 0..2)
+
+
+@dataclass
+class GeneratorConfig:
+    """Hyper-parameters stored next to the weights (safetensors metadata) so a file rebuilds itself."""
+
+    kind: str = "pixel"  # "pixel" | "chroma"
+    width: int = 48
+    depth: int = 5
+    mask_floor: float = 0.35  # share of the budget allowed on perfectly flat regions
+    mask_contrast: float = 0.04  # local luma std at which the full budget is allowed
+
+    def to_metadata(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str]) -> "GeneratorConfig":
+        defaults = cls()
+        return cls(**{k: type(getattr(defaults, k))(v) for k, v in meta.items() if hasattr(defaults, k)})
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, width: int, dilation: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(width, width, 3, padding=dilation, dilation=dilation)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.act = nn.LeakyReLU(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(self.act(x))))
+
+
+class _Body(nn.Module):
+    """Quarter-resolution residual trunk with growing dilation (large receptive field, few FLOPs)."""
+
+    def __init__(self, in_ch: int, out_ch: int, width: int, depth: int):
+        super().__init__()
+        self.head = nn.Conv2d(in_ch, width, 3, padding=1)
+        dilations = [1, 2, 4, 8, 1, 2, 4, 8][:depth]
+        self.blocks = nn.Sequential(*[_ResBlock(width, d) for d in dilations])
+        self.tail = nn.Conv2d(width, out_ch, 3, padding=1)
+        nn.init.normal_(self.tail.weight, std=1e-2)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.tail(F.leaky_relu(self.blocks(self.head(x)), 0.1))
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if h > ph and w > pw else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def texture_mask(image: torch.Tensor, floor: float, contrast: float, window: int = 7) -> torch.Tensor:
+    """Per-pixel share of the budget in [floor, 1]: more where local luma contrast hides change.
+
+    Shape:
+        image: (B, 3, H, W) in [0, 1] -> (B, 1, H, W)
+    """
+    luma = (0.299 * image[:, 0:1] + 0.587 * image[:, 1:2] + 0.114 * image[:, 2:3])
+    pad = window // 2
+    padded = F.pad(luma, (pad, pad, pad, pad), mode="replicate")
+    mean = F.avg_pool2d(padded, window, stride=1)
+    var = (F.avg_pool2d(padded * padded, window, stride=1) - mean * mean).clamp_min(0)
+    std = (var + 1e-8).sqrt()
+    return (floor + (1 - floor) * (std / contrast)).clamp(max=1.0)
+
+
+class PixelGenerator(nn.Module):
+    """x (B,3,H,W) in [0,1], eps -> perturbation (B,3,H,W) with |delta| <= eps everywhere."""
+
+    def __init__(self, config: GeneratorConfig | None = None):
+        super().__init__()
+        self.config = config or GeneratorConfig(kind="pixel")
+        self.body = _Body(3 * 16 + 1, 3 * 16, self.config.width, self.config.depth)
+
+    def forward(self, x: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
+        padded, (h, w) = _pad_to_multiple(x, 4)
+        feats = F.pixel_unshuffle(padded * 2 - 1, 4)
+        eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+        eps_map = (eps_t / EPS_SCALE).expand(feats.shape[0], 1, *feats.shape[-2:])
+        raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), 4)[..., :h, :w]
+        mask = texture_mask(x, self.config.mask_floor, self.config.mask_contrast)
+        return eps_t * torch.tanh(raw) * mask
+
+
+class ChromaGenerator(nn.Module):
+    """Haar sub-bands of Y/Cb/Cr (B,3,4,h,w) + eps -> Cb/Cr sub-band perturbation (B,2,4,h,w) in [-1,1].
+
+    The caller scales the unit output by the wavelet-domain bound and inverts the DWT
+    (see :mod:`rid_desktop.engines.dwt_chroma`).
+    """
+
+    def __init__(self, config: GeneratorConfig | None = None):
+        super().__init__()
+        self.config = config or GeneratorConfig(kind="chroma")
+        self.body = _Body(12 * 4 + 1, 8 * 4, self.config.width, self.config.depth)
+
+    def forward(self, bands: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
+        b, c, k, h, w = bands.shape
+        mosaic, _ = _pad_to_multiple(bands.reshape(b, c * k, h, w), 2)
+        feats = F.pixel_unshuffle(mosaic, 2)
+        eps_t = torch.as_tensor(eps, dtype=bands.dtype, device=bands.device).reshape(-1, 1, 1, 1)
+        eps_map = (eps_t / EPS_SCALE).expand(b, 1, *feats.shape[-2:])
+        raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), 2)[..., :h, :w]
+        return torch.tanh(raw).reshape(b, 2, 4, h, w)
+
+
+def build_generator(config: GeneratorConfig) -> nn.Module:
+    if config.kind == "pixel":
+        return PixelGenerator(config)
+    if config.kind == "chroma":
+        return ChromaGenerator(config)
+    raise ValueError(f"unknown generator kind {config.kind!r}")
+
+
+def run_generator(net: nn.Module, image: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
+    """Protected image from one of our generators (differentiable; used by engines and training).
+
+    Shape:
+        image: (B, 3, H, W) in [0, 1] -> (B, 3, H, W) in [0, 1], |change| <= eps.
+    """
+    from rid_desktop.engines.chroma_ops import apply_chroma_bands, image_subbands
+
+    if isinstance(net, ChromaGenerator):
+        return apply_chroma_bands(image, net(image_subbands(image), eps), eps)
+    return (image + net(image, eps)).clamp(0, 1)

@@ -1,0 +1,1 @@
+"""Model registry (where weights come from) and safe loading (never unpickles code)."""

@@ -1,0 +1,112 @@
+"""Every model the app knows: where it comes from, its checksum, its license, what it is for.
+
+Look-up order for a model file (first hit wins):
+1. an explicit path given by the caller;
+2. the folder named by ``RID_DESKTOP_MODELS_DIR`` (tests and CI point it at ``../shared/models``);
+3. ``checkpoints/`` inside the install (our own trained weights ship there);
+4. the per-user data folder (:func:`rid_desktop.paths.user_data_dir` / "models"), where
+   ``rid-desktop models install`` downloads third-party weights after verifying their SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from rid_desktop import paths
+from rid_desktop.errors import ModelError
+
+MODELS_DIR_ENV = "RID_DESKTOP_MODELS_DIR"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file the app can locate, download and verify."""
+
+    name: str
+    filename: str
+    sha256: str | None  # None only for user-supplied files (official RID checkpoints)
+    url: str | None
+    license: str
+    purpose: str
+    role: str  # "surrogate-encoder" | "surrogate-decoder" | "generator" | "rid-official"
+    bundled: bool = False  # ships in checkpoints/ (ours), never downloaded
+
+
+_TAESD_COMMIT = "5cccb12dc72074a4be35680c3b108548a7c69978"
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="taef2-encoder",
+            filename="taef2_encoder.pth",
+            sha256="10a4e1021e89d7551eaf161352da8dbd0b1aa83872ae28b150c1df1ce2f147b6",
+            url=f"https://github.com/madebyollin/taesd/raw/{_TAESD_COMMIT}/taef2_encoder.pth",
+            license="MIT",
+            purpose="Surrogate image encoder (distilled FLUX.2 VAE): what protection attacks and measures.",
+            role="surrogate-encoder",
+        ),
+        ModelSpec(
+            name="taef2-decoder",
+            filename="taef2_decoder.pth",
+            sha256="0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5",
+            url=f"https://github.com/madebyollin/taesd/raw/{_TAESD_COMMIT}/taef2_decoder.pth",
+            license="MIT",
+            purpose="Surrogate decoder for the 'AI view' preview (what an autoencoder sees).",
+            role="surrogate-decoder",
+        ),
+    ]
+}
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for model files, in priority order (steps 2-4 of the module docstring)."""
+    dirs: list[Path] = []
+    env = os.environ.get(MODELS_DIR_ENV)
+    if env:
+        dirs.append(Path(env))
+    dirs.append(paths.checkpoints_dir())
+    dirs.append(paths.user_data_dir() / "models")
+    return dirs
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate(name: str, explicit: str | os.PathLike | None = None, *, verify: bool = True) -> Path:
+    """Find a model file on disk, verifying its SHA-256 when the registry knows it.
+
+    Raises:
+        ModelError: not found anywhere (the message names ``rid-desktop models install``), or
+            found with the wrong checksum (damaged or tampered file).
+    """
+    spec = get_spec(name)
+    candidates = [Path(explicit)] if explicit else [d / spec.filename for d in search_dirs()]
+    for path in candidates:
+        if path.is_file():
+            if verify and spec.sha256 and sha256_file(path) != spec.sha256:
+                raise ModelError(
+                    f"model file {path} is damaged or not the expected {spec.name} "
+                    f"(checksum mismatch); delete it and run: rid-desktop models install {spec.name}"
+                )
+            return path
+    if explicit:
+        raise ModelError(f"model file not found: {explicit}")
+    where = ", ".join(str(d) for d in search_dirs())
+    raise ModelError(
+        f"model {spec.name} is not installed (looked in {where}); run: rid-desktop models install {spec.name}"
+    )

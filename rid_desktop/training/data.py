@@ -1,0 +1,76 @@
+"""Training images: random crops with flips and scale jitter, decoded once and kept in memory."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+
+
+def load_rgb(path: Path, max_side: int | None = None) -> np.ndarray:
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+        if max_side and max(im.size) > max_side:
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        return np.asarray(im, dtype=np.uint8).copy()
+
+
+def to_tensor(array: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, 3) -> float (3, H, W) in [0, 1]."""
+    return torch.from_numpy(array).permute(2, 0, 1).float().div_(255)
+
+
+class CropSampler:
+    """Random crops of ``crop`` px from a folder, with flips and a scale jitter of [0.6, 1.0]."""
+
+    def __init__(self, folder: str | Path, crop: int, seed: int = 0, max_side: int = 768):
+        self.paths = list_images(folder)
+        if not self.paths:
+            raise FileNotFoundError(f"no training images in {folder}")
+        self.images = [load_rgb(p, max_side) for p in self.paths]
+        self.crop = crop
+        self.rng = random.Random(seed)
+
+    def sample(self, batch: int) -> torch.Tensor:
+        out = []
+        for _ in range(batch):
+            img = self.images[self.rng.randrange(len(self.images))]
+            h, w = img.shape[:2]
+            scale = self.rng.uniform(0.6, 1.0)
+            side = max(8, min(h, w, int(round(self.crop / scale))))
+            top, left = self.rng.randint(0, h - side), self.rng.randint(0, w - side)
+            patch = to_tensor(img[top : top + side, left : left + side])[None]
+            if side != self.crop:
+                patch = torch.nn.functional.interpolate(
+                    patch, size=(self.crop, self.crop), mode="bilinear", antialias=True, align_corners=False
+                )
+            if self.rng.random() < 0.5:
+                patch = patch.flip(-1)
+            out.append(patch)
+        return torch.cat(out).clamp_(0, 1)
+
+
+def center_crops(folder: str | Path, size: int, limit: int | None = None) -> torch.Tensor:
+    """Deterministic validation batch: one centre crop per image (resized so the short side = size)."""
+    crops = []
+    for path in list_images(folder)[:limit]:
+        img = to_tensor(load_rgb(path))[None]
+        h, w = img.shape[-2:]
+        s = size / min(h, w)
+        img = torch.nn.functional.interpolate(
+            img, size=(max(size, round(h * s)), max(size, round(w * s))), mode="bilinear", antialias=True
+        )
+        h, w = img.shape[-2:]
+        top, left = (h - size) // 2, (w - size) // 2
+        crops.append(img[..., top : top + size, left : left + size])
+    return torch.cat(crops).clamp_(0, 1)

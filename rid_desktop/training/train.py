@@ -1,0 +1,146 @@
+"""Train a compact generator against surrogate encoders (RID's recipe, sized for a laptop CPU).
+
+Loss per image = -log(latent distortion after a random differentiable wash)
+               + lambda_vis * relu(rms(delta)/eps - rms_target)^2   (pixel generator only)
+The budget eps is sampled per image (log-uniform over [eps_min, eps_max]) so one network serves
+every preset; ``--fixed-eps`` trains a single-budget network for comparison.
+
+Resumable: ``<out>.state.pt`` holds model + optimiser + step (our own file, loaded weights-only);
+``<out>.log.jsonl`` gets one line per log interval with loss and validation ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from rid_desktop.engines.chroma_ops import random_chroma_noise
+from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
+from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
+from rid_desktop.models.surrogates import load_encoder
+from rid_desktop.training.data import CropSampler, center_crops
+from rid_desktop.training.export import save_generator
+
+
+def random_sign_noise(image: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
+    """Baseline: uniform random-sign pixel noise of L-inf eps."""
+    signs = torch.randint(0, 2, image.shape, generator=generator).to(image) * 2 - 1
+    return (image + eps * signs).clamp(0, 1)
+
+
+@torch.no_grad()
+def validate(net, kind: str, objective: SurrogateObjective, images: torch.Tensor, eps: float) -> dict[str, float]:
+    """Protection ratio vs random noise at eps, clean and after JPEG q75, plus PSNR."""
+    net.eval()
+    gen = torch.Generator().manual_seed(0)
+    protected = run_generator(net, images, eps)
+    noise = random_chroma_noise(images, eps, gen) if kind == "chroma" else random_sign_noise(images, eps, gen)
+    out: dict[str, float] = {}
+    for tag, aug in (("clean", None), ("jpeg75", Augmentation("jpeg", 75))):
+        refs = objective.reference(images, aug)
+        d_prot = objective(protected, refs, aug).mean().item()
+        d_noise = objective(noise, refs, aug).mean().item()
+        out[f"ratio_{tag}"] = d_prot / max(d_noise, 1e-12)
+        out[f"distortion_{tag}"] = d_prot
+    mse = (protected - images).pow(2).flatten(1).mean(1)
+    out["psnr"] = (10 * torch.log10(1 / mse.clamp_min(1e-12))).mean().item()
+    net.train()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m rid_desktop.training.train", description=__doc__.splitlines()[0])
+    p.add_argument("--kind", choices=["pixel", "chroma"], default="pixel")
+    p.add_argument("--data", default="../shared/data/train")
+    p.add_argument("--val-data", default="../shared/data/eval")
+    p.add_argument("--out", required=True, help="output .safetensors path (state/log files sit beside it)")
+    p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
+    p.add_argument("--steps", type=int, default=10**9)
+    p.add_argument("--batch", type=int, default=6)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eps-min", type=float, default=3.0, help="in 255ths")
+    p.add_argument("--eps-max", type=float, default=16.0, help="in 255ths")
+    p.add_argument("--fixed-eps", type=float, default=None, help="train for one budget (255ths)")
+    p.add_argument("--lambda-vis", type=float, default=4.0)
+    p.add_argument("--rms-target", type=float, default=0.5, help="allowed rms(delta)/eps before penalty")
+    p.add_argument("--width", type=int, default=48)
+    p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state_path, log_path = out.with_suffix(".state.pt"), out.with_suffix(".log.jsonl")
+
+    config = GeneratorConfig(kind=args.kind, width=args.width, depth=args.depth)
+    net = build_generator(config).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
+    step, elapsed_before = 0, 0.0
+    if state_path.exists():
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        step, elapsed_before = int(state["step"]), float(state["elapsed"])
+        print(f"resumed at step {step} ({elapsed_before / 60:.1f} min)")
+
+    objective = SurrogateObjective([load_encoder(device=device)])
+    sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
+    val_images = center_crops(args.val_data, 128, limit=12).to(device)
+    rng = random.Random(args.seed + step)
+    lo, hi = math.log(args.eps_min), math.log(args.eps_max)
+    started = time.time()
+    running = []
+
+    def save_all() -> None:
+        elapsed = elapsed_before + time.time() - started
+        torch.save({"model": net.state_dict(), "optim": opt.state_dict(), "step": step, "elapsed": elapsed}, state_path)
+        save_generator(net, config, out, extra={"train_steps": str(step), "train_minutes": f"{elapsed / 60:.1f}"})
+
+    while step < args.steps and (time.time() - started) < args.minutes * 60:
+        x = sampler.sample(args.batch).to(device)
+        if args.fixed_eps:
+            eps = torch.full((x.shape[0],), args.fixed_eps / 255, device=device)
+        else:
+            eps = torch.exp(torch.empty(x.shape[0], device=device).uniform_(lo, hi)) / 255
+        aug = sample_augmentation(rng)
+        refs = objective.reference(x, aug)
+        protected = run_generator(net, x, eps)
+        distortion = objective(protected, refs, aug)
+        loss = -torch.log(distortion + 1e-6).mean()
+        if args.kind == "pixel" and args.lambda_vis > 0:
+            rms_ratio = (protected - x).pow(2).flatten(1).mean(1).sqrt() / eps
+            loss = loss + args.lambda_vis * torch.relu(rms_ratio - args.rms_target).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        running.append(loss.item())
+        if step % args.log_every == 0:
+            record = {"step": step, "minutes": round((elapsed_before + time.time() - started) / 60, 2),
+                      "loss": sum(running) / len(running)}
+            record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
+            running.clear()
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            print(json.dumps(record), flush=True)
+            save_all()
+    save_all()
+    print(f"saved {out} after {step} steps")
+
+
+if __name__ == "__main__":
+    main()
