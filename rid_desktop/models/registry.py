@@ -58,6 +58,26 @@ MODELS: dict[str, ModelSpec] = {
             purpose="Surrogate decoder for the 'AI view' preview (what an autoencoder sees).",
             role="surrogate-decoder",
         ),
+        ModelSpec(
+            name="rid-compact-pixel",
+            filename="rid-compact-pixel.safetensors",
+            sha256=None,  # ships inside the app (checkpoints/), see its model card
+            url=None,
+            license="MIT (trained by the RID Desktop project)",
+            purpose="Default RID generator: compact pixel-space perturbation network, all strengths.",
+            role="generator",
+            bundled=True,
+        ),
+        ModelSpec(
+            name="rid-compact-chroma",
+            filename="rid-compact-chroma.safetensors",
+            sha256=None,
+            url=None,
+            license="MIT (trained by the RID Desktop project)",
+            purpose="Default DWT-chroma generator: perturbs only Cb/Cr Haar sub-bands.",
+            role="generator",
+            bundled=True,
+        ),
     ]
 }
 

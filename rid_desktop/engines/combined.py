@@ -1,0 +1,32 @@
+""""Both": the pixel generator's perturbation plus the chroma generator's, projected to the budget."""
+
+from __future__ import annotations
+
+import torch
+
+from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine
+from rid_desktop.engines.dwt_chroma import DWTChromaEngine
+from rid_desktop.engines.rid import RIDEngine
+
+
+@register_engine(
+    "both",
+    "RID + DWT chroma",
+    "Runs both generators; their perturbations add up within one budget.",
+)
+class CombinedEngine:
+    name = "both"
+
+    def __init__(self, device: torch.device = torch.device("cpu"), **options):
+        self.pixel = RIDEngine(device=device, **options)
+        self.chroma = DWTChromaEngine(device=device, **options)
+
+    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
+        check_image_tensor(image)
+
+        def half(offset: int):
+            return None if progress is None else (lambda d, t: progress(offset * t + d, 2 * t))
+
+        first = self.pixel.protect(image, eps, seed=seed, progress=half(0))
+        second = self.chroma.protect(first, eps, seed=seed, progress=half(1))
+        return project_linf(image, second, eps)

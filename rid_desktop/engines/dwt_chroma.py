@@ -1,0 +1,45 @@
+"""The DWT-chrominance engine: perturb only Cb/Cr Haar sub-bands, where the eye is least sensitive.
+
+A compact generator reads the sub-band mosaic of Y/Cb/Cr and writes a bounded Cb/Cr sub-band
+perturbation (see :mod:`rid_desktop.engines.chroma_ops` for the bounds); luma is untouched apart
+from the final 8-bit rounding. The iterative variant lives in :mod:`rid_desktop.engines.iterative`
+(``space="dwt"``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rid_desktop.engines.base import ProgressFn, check_image_tensor, register_engine
+from rid_desktop.engines.chroma_ops import apply_chroma_bands, image_subbands
+from rid_desktop.engines.generator_loading import DEFAULT_CHROMA_MODEL, load_generator, to_device
+from rid_desktop.engines.rid import autocast_for
+from rid_desktop.engines.tiling import tiled_delta
+
+
+@register_engine(
+    "dwt-chroma",
+    "DWT chroma (least visible)",
+    "Changes only colour (Cb/Cr) in the wavelet domain: brightness is untouched, so it is very hard to see.",
+)
+class DWTChromaEngine:
+    name = "dwt-chroma"
+
+    def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = 1024,
+                 overlap: int = 64, tile_batch: int = 2, **_ignored):
+        self.device = torch.device(device)
+        self.net = to_device(load_generator(chroma_model_path, DEFAULT_CHROMA_MODEL), self.device)
+        self.tile, self.overlap, self.tile_batch = tile, overlap, tile_batch
+
+    def delta(self, tiles: torch.Tensor, eps: float) -> torch.Tensor:
+        with autocast_for(self.device):
+            unit = self.net(image_subbands(tiles), eps).float()
+        return apply_chroma_bands(tiles, unit, eps) - tiles
+
+    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
+        check_image_tensor(image)
+        x = image.to(self.device, torch.float32)
+        with torch.inference_mode():
+            delta = tiled_delta(lambda t: self.delta(t, eps), x, tile=self.tile, overlap=self.overlap,
+                                batch=self.tile_batch, align=2, progress=progress)
+            return (x + delta).clamp(0, 1).to(image.device, image.dtype)

@@ -1,0 +1,143 @@
+"""Iterative (PGD) engine: maximum strength when time does not matter.
+
+Projected gradient ascent on the surrogate latent distortion, in pixel space or in the Cb/Cr Haar
+sub-band space (chroma-only). Optional expectation over transformations (random JPEG / resize per
+step) makes the result survive re-compression. Large photos are optimised tile by tile.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine
+from rid_desktop.engines.chroma_ops import apply_chroma_bands
+from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
+from rid_desktop.engines.tiling import tiled_delta
+
+
+def pgd_attack(
+    image: torch.Tensor,
+    objective: SurrogateObjective,
+    eps: float,
+    *,
+    steps: int = 50,
+    step_size: float | None = None,
+    random_start: bool = True,
+    space: str = "pixel",
+    robust: bool = False,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+) -> torch.Tensor:
+    """Maximise ``objective`` within the L-inf ball (pixel) or the chroma sub-band box (dwt).
+
+    Args:
+        image: (B, 3, H, W) in [0, 1].
+        eps: budget in [0, 1] pixel units.
+        steps: gradient steps; step_size defaults to max(2.5/steps, 1/20) of the box half-width.
+        space: "pixel" or "dwt" (Cb/Cr Haar sub-bands only; luma untouched).
+        robust: sample a random JPEG/resize wash each step (expectation over transformation).
+        progress: called as (step, steps); may raise Cancelled.
+
+    Returns:
+        Protected image (B, 3, H, W).
+    """
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    rng = random.Random(seed)
+    alpha = step_size if step_size is not None else max(2.5 / steps, 0.05)
+    if space == "pixel":
+        var_shape, scale = image.shape, eps
+    elif space == "dwt":
+        b, _, h, w = image.shape
+        var_shape, scale = (b, 2, 4, (h + 1) // 2, (w + 1) // 2), 1.0
+    else:
+        raise ValueError(f"space must be 'pixel' or 'dwt', got {space!r}")
+
+    def apply(v: torch.Tensor) -> torch.Tensor:
+        return (image + v).clamp(0, 1) if space == "pixel" else apply_chroma_bands(image, v, eps)
+
+    if random_start:
+        var = (torch.rand(var_shape, generator=gen) * 2 - 1).to(image) * scale
+    else:
+        var = torch.zeros(var_shape, device=image.device, dtype=image.dtype)
+    clean_refs = objective.reference(image)
+    for step in range(steps):
+        aug = sample_augmentation(rng) if robust else Augmentation("none")
+        refs = clean_refs if aug.kind == "none" else objective.reference(image, aug)
+        var.requires_grad_(True)
+        with torch.enable_grad():
+            loss = objective(apply(var), refs, aug).sum()
+            (grad,) = torch.autograd.grad(loss, var)
+        with torch.no_grad():
+            var = (var + alpha * scale * grad.sign()).clamp(-scale, scale)
+        if progress:
+            progress(step + 1, steps)
+    with torch.no_grad():
+        return apply(var.detach())
+
+
+def _default_encoders(device: torch.device) -> list[nn.Module]:
+    from rid_desktop.models.surrogates import load_encoder
+
+    return [load_encoder(device=device)]
+
+
+@register_engine(
+    "iterative",
+    "Maximum (iterative, slow)",
+    "Optimises the perturbation against the image encoder for each photo: strongest, minutes per photo.",
+)
+class IterativeEngine:
+    """PGD per tile. ``encoders`` defaults to the TAEF2 surrogate; pass several to ensemble."""
+
+    name = "iterative"
+
+    def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 50, step_size: float | None = None,
+                 random_start: bool = True, space: str = "pixel", robust: bool = True,
+                 encoders: Sequence[nn.Module] | None = None, tile: int = 512, overlap: int = 32, **_ignored):
+        self.device = torch.device(device)
+        self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device))
+        self.steps, self.step_size, self.random_start = steps, step_size, random_start
+        self.space, self.robust, self.tile, self.overlap = space, robust, tile, overlap
+
+    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
+        check_image_tensor(image)
+        x = image.to(self.device, torch.float32)
+        state = {"tile": 0}
+
+        def one_tile(tiles: torch.Tensor) -> torch.Tensor:
+            index = state["tile"]
+            state["tile"] += 1
+
+            def step_progress(step: int, steps: int) -> None:
+                if progress:
+                    progress(index * steps + step, total_tiles * steps)
+
+            out = pgd_attack(tiles, self.objective, eps, steps=self.steps, step_size=self.step_size,
+                             random_start=self.random_start, space=self.space, robust=self.robust,
+                             seed=seed + index, progress=step_progress)
+            return out - tiles
+
+        from rid_desktop.engines.tiling import tile_starts
+
+        h, w = x.shape[-2:]
+        total_tiles = x.shape[0] * (len(tile_starts(h, min(self.tile, h), self.overlap, 2))
+                                    * len(tile_starts(w, min(self.tile, w), self.overlap, 2)))
+        delta = tiled_delta(one_tile, x, tile=self.tile, overlap=self.overlap, batch=1, align=2)
+        protected = (x + delta).clamp(0, 1) if self.space == "dwt" else project_linf(x, x + delta, eps)
+        return protected.detach().to(image.device, image.dtype)
+
+
+@register_engine(
+    "iterative-chroma",
+    "Maximum, chroma only (iterative, slow)",
+    "Iterative optimisation restricted to colour wavelet bands: strongest invisible option.",
+)
+def iterative_chroma(device: torch.device = torch.device("cpu"), **options) -> IterativeEngine:
+    options.setdefault("space", "dwt")
+    engine = IterativeEngine(device=device, **options)
+    engine.name = "iterative-chroma"
+    return engine
