@@ -78,6 +78,17 @@ MODELS: dict[str, ModelSpec] = {
             role="generator",
             bundled=True,
         ),
+        ModelSpec(
+            # The RID authors publish it on Google Drive only (no stable direct URL, no checksum):
+            # the user downloads it and copies it into the models folder, or passes its path.
+            name="rid-official",
+            filename="rid_official.pth",
+            sha256=None,
+            url=None,
+            license="MIT (per the RID repository, github.com/Guohanzhong/RID)",
+            purpose="Official RID generator, supplied by the user (DiT, 512x512 tiles; arXiv 2412.09844).",
+            role="rid-official",
+        ),
     ]
 }
 
@@ -127,6 +138,16 @@ def locate(name: str, explicit: str | os.PathLike | None = None, *, verify: bool
     if explicit:
         raise ModelError(f"model file not found: {explicit}")
     where = ", ".join(str(d) for d in search_dirs())
-    raise ModelError(
-        f"model {spec.name} is not installed (looked in {where}); run: rid-desktop models install {spec.name}"
+    raise ModelError(f"model {spec.name} is not installed (looked in {where}); {how_to_get(spec)}")
+
+
+def how_to_get(spec: ModelSpec) -> str:
+    """One clause telling the user how to obtain a missing model file."""
+    if spec.url:
+        return f"run: rid-desktop models install {spec.name}"
+    if spec.bundled:
+        return f"it ships with the app in {paths.checkpoints_dir()}; reinstall RID Desktop"
+    return (
+        f"it is supplied by you: copy the file to {paths.user_data_dir() / 'models' / spec.filename} "
+        "or pass its path explicitly"
     )
