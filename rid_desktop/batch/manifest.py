@@ -1,0 +1,143 @@
+"""The per-output-folder record that makes a batch resumable: ``<output root>/rid-manifest.json``.
+
+It is rewritten atomically after every image, so a crash or kill leaves either the previous or the new
+version, never a torn one. A missing or unreadable manifest is not an error: the batch starts fresh
+(with a warning) — at worst some images are protected again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from rid_desktop.errors import OutputError
+from rid_desktop.io.writer import atomic_write_bytes
+from rid_desktop.settings import ProtectionSettings
+from rid_desktop.strength import describe
+
+MANIFEST_NAME = "rid-manifest.json"
+SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str | None:
+    """Hash a file in chunks; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def human_settings(settings: ProtectionSettings) -> dict:
+    """The settings as a person reads them in the manifest."""
+    data = asdict(settings)
+    data["strength"] = describe(settings.eps)
+    data["eps_255"] = round(settings.eps * 255, 4)
+    data.pop("eps")
+    data["output"].pop("output_dir", None)
+    return data
+
+
+class Manifest:
+    """Entries keyed by the output's path relative to the output root (unique by construction)."""
+
+    def __init__(self, root: Path, entries: dict[str, dict] | None = None, warning: str | None = None):
+        self.root = Path(root)
+        self.entries: dict[str, dict] = entries or {}
+        self.warning = warning  # set when an existing manifest could not be read
+
+    @property
+    def path(self) -> Path:
+        return self.root / MANIFEST_NAME
+
+    @classmethod
+    def load(cls, root: Path) -> "Manifest":
+        """Read the manifest of ``root``; tolerate absence and damage (start fresh, with a warning)."""
+        path = Path(root) / MANIFEST_NAME
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(root)
+        except OSError as exc:
+            return cls._fresh(root, f"could not read {path} ({exc.strerror}); starting a fresh manifest")
+        try:
+            data = json.loads(text)
+            entries = data["images"]
+            if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+                raise ValueError("images is not a mapping")
+        except (ValueError, KeyError, TypeError):
+            return cls._fresh(root, f"{path} is damaged; starting a fresh manifest (images may be redone)")
+        return cls(root, entries)
+
+    @classmethod
+    def _fresh(cls, root: Path, warning: str) -> "Manifest":
+        log.warning(warning)
+        return cls(root, warning=warning)
+
+    def key_for(self, output: Path) -> str:
+        try:
+            return Path(output).relative_to(self.root).as_posix()
+        except ValueError:
+            return Path(output).as_posix()
+
+    def is_done(self, output: Path, input_sha256: str, fingerprint: str) -> bool:
+        """True when ``output`` exists and was protected from these exact bytes with these settings."""
+        entry = self.entries.get(self.key_for(output))
+        return (
+            entry is not None
+            and entry.get("status") == "protected"
+            and entry.get("input_sha256") == input_sha256
+            and entry.get("fingerprint") == fingerprint
+            and Path(output).is_file()
+        )
+
+    def candidate(self, output: Path, fingerprint: str) -> dict | None:
+        """The entry that *might* make ``output`` already done (input hash still to be checked)."""
+        entry = self.entries.get(self.key_for(output))
+        if entry and entry.get("status") == "protected" and entry.get("fingerprint") == fingerprint:
+            return entry
+        return None
+
+    def record(
+        self,
+        *,
+        source_rel: str,
+        output: Path,
+        input_sha256: str | None,
+        settings: ProtectionSettings,
+        status: str,
+        metrics: dict | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.entries[self.key_for(output)] = {
+            "source": source_rel,
+            "output": self.key_for(output),
+            "input_sha256": input_sha256,
+            "fingerprint": settings.fingerprint(),
+            "settings": human_settings(settings),
+            "status": status,
+            "metrics": metrics or {},
+            "error": error,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+
+    def save(self) -> None:
+        """Atomically rewrite the manifest (raises OutputError when the folder is not writable)."""
+        blob = {"schema_version": SCHEMA_VERSION, "app": "rid-desktop", "images": self.entries}
+        data = json.dumps(blob, indent=1, ensure_ascii=False, default=str).encode("utf-8")
+        try:
+            atomic_write_bytes(self.path, data)
+        except OutputError as exc:
+            raise OutputError(f"could not update the manifest: {exc}") from None
