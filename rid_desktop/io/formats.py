@@ -69,6 +69,14 @@ def register_heif() -> None:
         _heif_registered = True
 
 
+def pil_open_formats() -> list[str]:
+    """Pillow plugins allowed to parse input bytes: ours plus GIF (to refuse it by name). Fewer parsers,
+    less attack surface. MPO is reached through the JPEG plugin, so it is not listed itself."""
+    Image.init()
+    wanted = [*PIL_FORMATS, *REFUSED_PIL_FORMATS]
+    return [name for name in wanted if name in Image.OPEN]
+
+
 def format_for_suffix(path: Path) -> str | None:
     """The format a file's suffix promises, or None when we do not read that suffix."""
     return SUFFIX_FORMATS.get(path.suffix.lower())

@@ -98,7 +98,7 @@ def to_tensor(loaded: LoadedImage) -> torch.Tensor:
 
 def _decode(data: bytes) -> LoadedImage:
     try:
-        image = Image.open(io.BytesIO(data), formats=[*formats.PIL_FORMATS, *formats.REFUSED_PIL_FORMATS])
+        image = Image.open(io.BytesIO(data), formats=formats.pil_open_formats())
     except UnidentifiedImageError:
         raise UnsupportedImageError(_unidentified_reason(data)) from None
     with image:
