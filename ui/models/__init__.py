@@ -1,0 +1,1 @@
+"""Qt item models: the photo library shown in the thumbnail grid."""

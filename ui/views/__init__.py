@@ -1,0 +1,1 @@
+"""Widgets of the main window: library grid, settings, preview, progress, dialogs."""

@@ -1,0 +1,94 @@
+"""Robustness results as paired bars: protection before and after each clean-up, with the verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+VERDICT_COLOURS = {
+    "survives": QColor(46, 160, 67),
+    "weakened": QColor(214, 150, 0),
+    "removed": QColor(218, 54, 51),
+}
+
+
+@dataclass(frozen=True)
+class BarRow:
+    """One purifier: protection score without clean-up (before) and after it, plus the verdict."""
+
+    label: str
+    before: float
+    after: float
+    verdict: str
+    note: str = ""
+
+
+class RobustnessBars(QWidget):
+    ROW_H = 44
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.rows: list[BarRow] = []
+        self.message = "Run the checks to see whether protection survives common clean-ups."
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def set_rows(self, rows: list[BarRow]) -> None:
+        self.rows = list(rows)
+        self.message = "" if rows else "No results."
+        self.setToolTip("\n".join(f"{r.label}: {r.verdict}" + (f" — {r.note}" if r.note else "") for r in rows))
+        self.updateGeometry()
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        self.rows, self.message = [], text
+        self.updateGeometry()
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, max(60, 28 + self.ROW_H * len(self.rows)))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(200, 60)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = self.palette()
+        text = pal.color(QPalette.ColorRole.WindowText)
+        if not self.rows:
+            painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.message)
+            return
+        metrics = painter.fontMetrics()
+        label_w = max(metrics.horizontalAdvance(r.label) for r in self.rows) + 12
+        verdict_w = max(metrics.horizontalAdvance(v) for v in VERDICT_COLOURS) + 16
+        bar_x = label_w
+        bar_w = max(self.width() - label_w - verdict_w - 8, 40)
+        top = max((r.before for r in self.rows), default=1.0)
+        top = max(top, max((r.after for r in self.rows), default=0.0), 1e-12)
+        painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
+        legend = "▮ before clean-up   ▮ after clean-up (protection score, longer = stronger)"
+        painter.drawText(QRectF(bar_x, 0, bar_w + verdict_w, 20), Qt.AlignmentFlag.AlignLeft, legend)
+        before_colour = pal.color(QPalette.ColorRole.Mid)
+        for i, row in enumerate(self.rows):
+            y = 24 + i * self.ROW_H
+            painter.setPen(text)
+            painter.drawText(QRectF(0, y, label_w - 6, 32), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row.label)
+            colour = VERDICT_COLOURS.get(row.verdict, pal.color(QPalette.ColorRole.Highlight))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(before_colour)
+            painter.drawRoundedRect(QRectF(bar_x, y + 2, max(bar_w * row.before / top, 2), 12), 3, 3)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(QRectF(bar_x, y + 18, max(bar_w * row.after / top, 2), 12), 3, 3)
+            painter.setPen(colour)
+            font = painter.font()
+            font.setBold(True)
+            painter.setFont(font)
+            painter.drawText(
+                QRectF(bar_x + bar_w + 8, y, verdict_w, 32), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, row.verdict
+            )
+            font.setBold(False)
+            painter.setFont(font)

@@ -1,0 +1,326 @@
+"""Everything slow runs here, off the UI thread: batches, previews, AI view, robustness checks.
+
+* :class:`BatchController` wraps the core's ``run_batch`` generator in a superqt ``GeneratorWorker``
+  (napari's pattern): each :class:`BatchEvent` is re-emitted on the UI thread; per-tile progress
+  from inside an image comes through a queued Qt signal. Cancel sets the ``threading.Event`` the
+  core checks between tiles, so a cancel lands within one tile and the core leaves no partial file.
+* :class:`PreviewService` computes the one-image preview (downscaled to about 1 MP) on a
+  single-thread pool, so at most one preview runs and newer requests replace older queued ones.
+* :class:`CpuFallbackEngine` turns a GPU out-of-memory error into "finish on the CPU and say so".
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtGui import QImage
+from superqt.utils import GeneratorWorker
+
+from rid_desktop.device import resolve_device
+from rid_desktop.engines.base import Engine
+from rid_desktop.errors import Cancelled, UserError
+
+EngineFactory = Callable[[str, str], Engine]
+"""``factory(engine_name, device_string) -> Engine``; the window's default is the core registry."""
+
+PREVIEW_PIXELS = 1_000_000
+
+
+def default_engine_factory(name: str, device: str) -> Engine:
+    from rid_desktop.engines import create_engine
+
+    return create_engine(name, device=resolve_device(device))
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA/MPS out-of-memory, whichever way torch reports it."""
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+class CpuFallbackEngine:
+    """Runs ``engine``; on a GPU out-of-memory error switches to a CPU engine for good and reports it.
+
+    ``notify(message)`` is called once, from the worker thread, when the switch happens.
+    """
+
+    def __init__(self, engine: Engine, make_cpu_engine: Callable[[], Engine], notify: Callable[[str], None]):
+        self.engine = engine
+        self.name = getattr(engine, "name", "engine")
+        self.device = getattr(engine, "device", None)  # the runner moves images here
+        self._make_cpu_engine = make_cpu_engine
+        self._notify = notify
+        self.cpu_engine: Engine | None = None
+
+    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress=None) -> torch.Tensor:
+        if self.cpu_engine is None:
+            try:
+                return self.engine.protect(image, eps, seed=seed, progress=progress)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                self.engine = None  # drop GPU weights before building the CPU copy
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+                self.cpu_engine = self._make_cpu_engine()
+                self.device = torch.device("cpu")
+                self._notify(
+                    "The GPU ran out of memory, so RID Desktop switched to the CPU. "
+                    "Protection continues, more slowly."
+                )
+        result = self.cpu_engine.protect(image.cpu(), eps, seed=seed, progress=progress)
+        return result.to(image.device)
+
+
+# --- batch --------------------------------------------------------------------------------------
+class _Relay(QObject):
+    """Carries calls from the worker thread to the UI thread (queued connections)."""
+
+    step = Signal(int, int)
+    notice = Signal(str)
+
+
+def _batch_generator(plan, settings, engine_factory: EngineFactory, cancel: threading.Event, relay: _Relay):
+    from rid_desktop.batch import run_batch
+
+    device = settings.device or "auto"
+    engine = engine_factory(settings.engine, device)
+    if device != "cpu" and resolve_device(device).type != "cpu":
+        engine = CpuFallbackEngine(engine, lambda: engine_factory(settings.engine, "cpu"), relay.notice.emit)
+    last = [0.0]
+
+    def on_progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] > 0.05:  # at most ~20 UI updates per second
+            last[0] = now
+            relay.step.emit(int(done), int(total))
+
+    yield from run_batch(plan, engine, cancel=cancel, on_progress=on_progress)
+
+
+class BatchController(QObject):
+    """Runs one batch at a time. Signals arrive on the UI thread.
+
+    Signals:
+        event(object): each core ``BatchEvent`` as yielded by ``run_batch``.
+        step(int, int): progress inside the current image (done, total tiles/steps).
+        notice(str): something the user should know but that does not stop the batch (CPU fallback).
+        failed(str): the batch could not run at all (engine/model could not load); one-line message.
+        finished(): the worker is done (after the last event, a failure, or a cancel).
+    """
+
+    event = Signal(object)
+    step = Signal(int, int)
+    notice = Signal(str)
+    failed = Signal(object)
+    finished = Signal()
+
+    def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine_factory = engine_factory
+        self.cancel_event = threading.Event()
+        self.worker: GeneratorWorker | None = None
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._relay = _Relay(self)
+        self._relay.step.connect(self.step)
+        self._relay.notice.connect(self.notice)
+
+    def is_running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, plan, settings) -> None:
+        if self.worker is not None:
+            raise RuntimeError("a batch is already running")
+        self.cancel_event = threading.Event()
+        worker = GeneratorWorker(
+            _batch_generator, plan, settings, self.engine_factory, self.cancel_event, self._relay
+        )
+        worker.yielded.connect(self.event)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self.worker = worker
+        self.pool.start(worker)
+
+    def cancel(self) -> None:
+        """Ask the core to stop after the current tile; the 'cancelled' event follows."""
+        self.cancel_event.set()
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)
+
+    def _on_error(self, exc: BaseException) -> None:
+        self.failed.emit(exc)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.finished.emit()
+
+
+# --- preview ------------------------------------------------------------------------------------
+@dataclass
+class PreviewResult:
+    """One image's preview at reduced size. Tensors are (1, 3, h, w) in [0, 1] on the CPU."""
+
+    path: Path
+    eps: float
+    engine: str
+    original: torch.Tensor
+    protected: torch.Tensor
+    original_image: QImage
+    protected_image: QImage
+    heat_image: QImage
+    metrics: Any  # rid_desktop.checks.metrics.ImageMetrics
+    full_size: tuple[int, int]  # (H, W) of the photo on disk
+    seconds: float
+    notices: list[str] = field(default_factory=list)
+
+
+def downscale_to_pixels(x: torch.Tensor, pixels: int = PREVIEW_PIXELS) -> torch.Tensor:
+    """Shrink (B, 3, H, W) so H*W <= pixels (antialiased); smaller images are returned as is."""
+    h, w = x.shape[-2:]
+    if h * w <= pixels:
+        return x
+    factor = math.sqrt(pixels / (h * w))
+    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+
+
+class _Signals(QObject):
+    done = Signal(int, object)
+    error = Signal(int, object)
+
+
+class _Job(QRunnable):
+    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals):
+        super().__init__()
+        self.ticket, self.fn, self.signals = ticket, fn, signals
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:  # reported to the UI, never raised into Qt's thread pool
+            self.signals.error.emit(self.ticket, exc)
+            return
+        self.signals.done.emit(self.ticket, result)
+
+
+class PreviewService(QObject):
+    """Preview, AI view and robustness checks for the selected photo, one job at a time.
+
+    Each submit returns a ticket; ``done(ticket, result)`` / ``error(ticket, exc)`` report back on the
+    UI thread. Callers drop results whose ticket is stale. Queued-but-not-started jobs of the same
+    kind are replaced by newer ones (a dragged slider must not queue twenty previews).
+    """
+
+    done = Signal(int, object)
+    error = Signal(int, object)
+
+    def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None):
+        super().__init__(parent)
+        self.engine_factory = engine_factory
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._signals = _Signals(self)
+        self._signals.done.connect(self.done)
+        self._signals.error.connect(self.error)
+        self._ticket = 0
+        self._queued: dict[str, _Job] = {}
+        # Only touched from the pool's single thread:
+        self._engines: dict[tuple[str, str], Engine] = {}
+        self._images: dict[str, tuple[float, torch.Tensor, tuple[int, int]]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, kind: str, fn: Callable[[], Any]) -> int:
+        self._ticket += 1
+        job = _Job(self._ticket, fn, self._signals)
+        old = self._queued.get(kind)
+        if old is not None:
+            self.pool.tryTake(old)
+        self._queued[kind] = job
+        self.pool.start(job)
+        return self._ticket
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)
+
+    # --- jobs (run on the pool thread) ----------------------------------------------------------
+    def engine(self, name: str, device: str) -> Engine:
+        key = (name, device)
+        with self._lock:
+            if key not in self._engines:
+                self._engines[key] = self.engine_factory(name, device)
+            return self._engines[key]
+
+    def preview_image(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
+        """The photo decoded by the core and downscaled to about 1 MP, cached by (path, mtime)."""
+        from rid_desktop.io import load_image, to_tensor
+
+        mtime = path.stat().st_mtime
+        cached = self._images.get(str(path))
+        if cached and cached[0] == mtime:
+            return cached[1], cached[2]
+        loaded = load_image(path)
+        full = to_tensor(loaded).float()
+        if full.ndim == 3:
+            full = full[None]
+        small = downscale_to_pixels(full)
+        full_size = (int(full.shape[-2]), int(full.shape[-1]))
+        if len(self._images) > 8:
+            self._images.clear()
+        self._images[str(path)] = (mtime, small, full_size)
+        return small, full_size
+
+    def compute_preview(self, path: Path, engine_name: str, device: str, eps: float) -> PreviewResult:
+        from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
+
+        from ui.imaging import tensor_to_qimage
+
+        start = time.perf_counter()
+        original, full_size = self.preview_image(path)
+        notices: list[str] = []
+        engine = self.engine(engine_name, device)
+        try:
+            protected = engine.protect(original, eps, seed=0)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or device == "cpu":
+                raise
+            notices.append("The GPU ran out of memory; this preview was computed on the CPU.")
+            protected = self.engine(engine_name, "cpu").protect(original, eps, seed=0)
+        protected = protected.detach().float().cpu()
+        metrics = compute_metrics(original, protected)[0]
+        heat = perturbation_heatmap(original, protected, scale=eps)
+        return PreviewResult(
+            path=path,
+            eps=eps,
+            engine=engine_name,
+            original=original,
+            protected=protected,
+            original_image=tensor_to_qimage(original),
+            protected_image=tensor_to_qimage(protected),
+            heat_image=tensor_to_qimage(heat),
+            metrics=metrics,
+            full_size=full_size,
+            seconds=time.perf_counter() - start,
+            notices=notices,
+        )
+
+
+def friendly_message(exc: BaseException) -> str:
+    """One line for a dialog: UserErrors as written, anything else prefixed with its type."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, Cancelled):
+        return "Cancelled."
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
