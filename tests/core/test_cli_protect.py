@@ -1,0 +1,153 @@
+"""`rid-desktop protect` and the CLI's exit codes (rid_desktop.cli, rid_desktop.commands.protect)."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rid_desktop import cli
+from rid_desktop.commands import protect
+
+
+class SignEngine:
+    """Test-only engine (never registered): eps * sign(sin(40 x))."""
+
+    name = "test-sign"
+
+    def protect(self, image, eps, *, seed=0, progress=None):
+        if progress:
+            progress(1, 1)
+        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
+
+
+@pytest.fixture
+def test_engine(monkeypatch):
+    chosen = []
+
+    def make(settings):
+        chosen.append(settings)
+        return SignEngine()
+
+    monkeypatch.setattr(protect, "make_engine", make)
+    return chosen
+
+
+def photos(folder: Path, n=2) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(n):
+        path = folder / f"p{i}.jpg"
+        Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)).save(path, quality=95)
+        paths.append(path)
+    return paths
+
+
+def test_protect_folder_exit_0_summary_and_outputs(tmp_path, test_engine, capsys):
+    sources = photos(tmp_path / "album")
+    before = [hashlib.sha256(p.read_bytes()).hexdigest() for p in sources]
+    code = cli.main(["protect", str(tmp_path / "album"), "--strength", "high", "--seed", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "protected" in out and "2" in out and str(tmp_path / "album-protected") in out
+    assert sorted(p.name for p in (tmp_path / "album-protected").glob("*.jpg")) == ["p0.jpg", "p1.jpg"]
+    assert [hashlib.sha256(p.read_bytes()).hexdigest() for p in sources] == before
+    (settings,) = test_engine
+    assert settings.engine == "rid" and abs(settings.eps - 12 / 255) < 1e-9 and settings.seed == 3
+
+
+def test_protect_options_reach_the_settings(tmp_path, test_engine):
+    photos(tmp_path / "a", n=1)
+    out = tmp_path / "elsewhere"
+    code = cli.main(["protect", str(tmp_path / "a"), "-o", str(out), "--engine", "dwt-chroma", "--strength", "6",
+                     "--format", "png", "--quality", "90", "--strip-exif", "--keep-gps", "--no-recursive",
+                     "--device", "cpu"])
+    assert code == 0 and (out / "p0.png").is_file()
+    (s,) = test_engine
+    assert s.engine == "dwt-chroma" and abs(s.eps - 6 / 255) < 1e-9 and s.device == "cpu"
+    assert s.output.format == "png" and s.output.jpeg_quality == 90
+    assert s.output.strip_exif and not s.output.strip_gps
+
+
+def test_some_files_failing_exits_1_and_lists_them(tmp_path, test_engine, capsys):
+    photos(tmp_path / "a", n=1)
+    (tmp_path / "a" / "fake.jpg").write_text("just text")
+    code = cli.main(["protect", str(tmp_path / "a")])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "fake.jpg" in captured.out and "not an image" in captured.out
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_second_run_skips_everything(tmp_path, test_engine, capsys):
+    photos(tmp_path / "a")
+    assert cli.main(["protect", str(tmp_path / "a")]) == 0
+    capsys.readouterr()
+    assert cli.main(["protect", str(tmp_path / "a")]) == 0
+    assert len(test_engine) == 1  # no engine needed when everything is already done
+    assert "already done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["protect"],
+        ["protect", "MISSING"],
+        ["protect", "X", "--strength", "enormous"],
+        ["protect", "X", "--engine", "nope"],
+        ["protect", "X", "--quality", "0"],
+        ["no-such-command"],
+        [],
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, test_engine, capsys, argv):
+    photos(tmp_path / "X", n=1)
+    argv = [str(tmp_path / a) if a in ("X", "MISSING") else a for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+
+
+def test_version_and_help_exit_0(capsys):
+    assert cli.main(["--version"]) == 0
+    assert "rid-desktop" in capsys.readouterr().out
+    assert cli.main(["protect", "--help"]) == 0
+    assert "--strength" in capsys.readouterr().out
+
+
+def test_missing_command_modules_are_skipped(monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", ["protect", "does-not-exist-yet"])
+    parser = cli.build_parser()
+    assert "protect" in parser.format_help()
+
+
+def test_keyboard_interrupt_is_a_clean_cancel(tmp_path, monkeypatch, capsys):
+    photos(tmp_path / "a", n=1)
+
+    def interrupted(settings):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(protect, "make_engine", interrupted)
+    assert cli.main(["protect", str(tmp_path / "a")]) == 130
+    assert "cancelled" in capsys.readouterr().err
+
+
+def test_console_script_entry_point_runs(tmp_path):
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "rid_desktop.cli", "--version"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "rid-desktop" in result.stdout
+
+
+def test_protect_end_to_end_with_the_real_default_engine(tmp_path, capsys):
+    photos(tmp_path / "a", n=1)
+    assert cli.main(["protect", str(tmp_path / "a"), "--device", "cpu"]) == 0
+    with Image.open(tmp_path / "a-protected" / "p0.jpg") as out:
+        assert out.size == (30, 20)
