@@ -88,11 +88,11 @@ def sincos_pos_embed_2d(embed_dim: int, grid_size: int) -> torch.Tensor:
     """
     if embed_dim % 4:
         raise ValueError(f"embed_dim must be a multiple of 4, got {embed_dim}")
-    coords = torch.arange(grid_size, dtype=torch.float64)
+    coords = torch.arange(grid_size, dtype=torch.float64, device="cpu")
     grid_w, grid_h = torch.meshgrid(coords, coords, indexing="xy")  # numpy meshgrid(w, h) order
 
     def one_axis(dim: int, pos: torch.Tensor) -> torch.Tensor:
-        omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0))
+        omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64, device="cpu") / (dim / 2.0))
         out = pos.reshape(-1, 1) * omega.reshape(1, -1)
         return torch.cat([torch.sin(out), torch.cos(out)], dim=1)
 
@@ -128,7 +128,12 @@ class LabelEmbedder(nn.Module):
 
     def __init__(self, num_classes: int, hidden_size: int):
         super().__init__()
-        self.embedding_table = nn.Embedding(num_classes + 1, hidden_size)
+        # _weight skips nn.Embedding's normal_ init, which is very slow on the meta device (used to
+        # build the 343 M-parameter network without allocating it before loading a checkpoint).
+        weight = torch.empty(num_classes + 1, hidden_size)
+        self.embedding_table = nn.Embedding(num_classes + 1, hidden_size, _weight=weight)
+        if not weight.is_meta:
+            nn.init.normal_(self.embedding_table.weight, std=0.02)
 
 
 class Attention(nn.Module):
@@ -234,8 +239,9 @@ class OfficialRIDGenerator(nn.Module):
         self.pos_embed = nn.Parameter(torch.zeros(1, self.grid_size**2, hidden_size), requires_grad=False)
         self.blocks = nn.ModuleList(DiTBlock(hidden_size, num_heads, mlp_ratio) for _ in range(depth))
         self.final_layer = FinalLayer(hidden_size, patch_size, self.out_channels)
-        with torch.no_grad():
-            self.pos_embed.copy_(sincos_pos_embed_2d(hidden_size, self.grid_size).unsqueeze(0))
+        if not self.pos_embed.is_meta:  # meta: shapes only, the checkpoint provides the values
+            with torch.no_grad():
+                self.pos_embed.copy_(sincos_pos_embed_2d(hidden_size, self.grid_size).unsqueeze(0))
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, p*p*C) -> (B, C, H, W), with the official (h, w, p, q, c) token layout."""
@@ -322,9 +328,8 @@ def load_official_rid(path: str | Path, **arch) -> OfficialRIDGenerator:
     problems = _layout_problems(expected, state)
     if problems:
         raise ModelError(f"{path.name} does not fit the official RID network: {problems}")
-    net = net.to_empty(device="cpu")
-    try:
-        net.load_state_dict(state, strict=True)
+    try:  # assign: the meta placeholders are replaced by the checkpoint's tensors, no second copy in memory
+        net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:  # defensive: _layout_problems should have caught everything
         raise ModelError(f"{path.name} does not fit the official RID network: {_one_line(exc)}") from exc
     return net.float().eval().requires_grad_(False)
