@@ -299,12 +299,18 @@ def looks_like_official_rid(state_dict: dict) -> bool:
     return all(k in keys for k in _SIGNATURE_KEYS)
 
 
-def load_official_rid(path: str | Path, **arch) -> OfficialRIDGenerator:
+def load_official_rid(
+    source: str | Path | dict[str, torch.Tensor], *, name: str | None = None, **arch
+) -> OfficialRIDGenerator:
     """Build the official network and load a user-supplied checkpoint with strict key and shape matching.
 
-    Reads only via :func:`rid_desktop.models.loading.load_state_dict` (safetensors or
-    ``torch.load(weights_only=True)``), which also unwraps ``{"model": ...}``/``{"state_dict": ...}``;
-    a ``module.`` prefix is stripped here. ``arch`` overrides the architecture (tests only).
+    Args:
+        source: a checkpoint path, read only via :func:`rid_desktop.models.loading.load_state_dict`
+            (safetensors or ``torch.load(weights_only=True)``, which also unwraps ``{"model": ...}`` /
+            ``{"state_dict": ...}``), or a state dict already read that way (saves reading a 1.4 GB
+            file twice). A ``module.`` prefix is stripped here.
+        name: what to call the checkpoint in error messages (default: the file name).
+        arch: architecture overrides for tests; real checkpoints only fit the defaults.
 
     Returns:
         The network on CPU, in eval mode, with gradients off.
@@ -314,12 +320,20 @@ def load_official_rid(path: str | Path, **arch) -> OfficialRIDGenerator:
     """
     from rid_desktop.models.loading import load_state_dict
 
-    path = Path(path)
-    state = strip_module_prefix(load_state_dict(path))
+    if isinstance(source, dict):
+        label = name or "the checkpoint"
+        state = source
+        for wrapper in ("state_dict", "model"):
+            if isinstance(state.get(wrapper), dict):
+                state = state[wrapper]
+    else:
+        label = name or Path(source).name
+        state = load_state_dict(source)
+    state = strip_module_prefix(state)
     if not looks_like_official_rid(state):
         missing = [k for k in _SIGNATURE_KEYS if k not in state]
         raise ModelError(
-            f"{path.name} is not an official RID checkpoint (missing {', '.join(missing[:3])}"
+            f"{label} is not an official RID checkpoint (missing {', '.join(missing[:3])}"
             f"{', ...' if len(missing) > 3 else ''})"
         )
     with torch.device("meta"):
@@ -327,11 +341,11 @@ def load_official_rid(path: str | Path, **arch) -> OfficialRIDGenerator:
     expected = net.state_dict()
     problems = _layout_problems(expected, state)
     if problems:
-        raise ModelError(f"{path.name} does not fit the official RID network: {problems}")
+        raise ModelError(f"{label} does not fit the official RID network: {problems}")
     try:  # assign: the meta placeholders are replaced by the checkpoint's tensors, no second copy in memory
         net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:  # defensive: _layout_problems should have caught everything
-        raise ModelError(f"{path.name} does not fit the official RID network: {_one_line(exc)}") from exc
+        raise ModelError(f"{label} does not fit the official RID network: {_one_line(exc)}") from exc
     return net.float().eval().requires_grad_(False)
 
 

@@ -113,6 +113,16 @@ def test_safetensors_round_trip_with_strict_loading(tmp_path):
     assert torch.equal(loaded(x, 4 / 255), net(x, 4 / 255))
 
 
+def test_an_already_read_state_dict_can_be_loaded_without_reading_the_file_again():
+    net = small_net(seed=6)
+    state = {f"module.{k}": v.clone() for k, v in net.state_dict().items()}
+    loaded = load_official_rid({"model": state}, **SMALL)
+    x = image01(64)
+    assert torch.equal(loaded(x, 8 / 255), net(x, 8 / 255))
+    with pytest.raises(ModelError, match="my.pth is not an official RID checkpoint"):
+        load_official_rid({"weight": torch.zeros(1)}, name="my.pth")
+
+
 def test_wrong_shaped_checkpoint_gives_a_clear_model_error(tmp_path):
     path = tmp_path / "small.pth"
     torch.save(small_net().state_dict(), path)  # right names, wrong sizes for the official network
