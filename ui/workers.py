@@ -192,7 +192,7 @@ def downscale_to_pixels(x: torch.Tensor, pixels: int = PREVIEW_PIXELS) -> torch.
     if h * w <= pixels:
         return x
     factor = math.sqrt(pixels / (h * w))
-    size = (max(1, round(h * factor)), max(1, round(w * factor)))
+    size = (max(1, int(h * factor)), max(1, int(w * factor)))  # floor: never above the budget
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
 
 
@@ -202,11 +202,13 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
-    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals):
+    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals, is_current: Callable[[], bool]):
         super().__init__()
-        self.ticket, self.fn, self.signals = ticket, fn, signals
+        self.ticket, self.fn, self.signals, self.is_current = ticket, fn, signals, is_current
 
     def run(self) -> None:
+        if not self.is_current():
+            return  # a newer job of the same kind was submitted while this one waited
         try:
             result = self.fn()
         except BaseException as exc:  # reported to the UI, never raised into Qt's thread pool
@@ -219,8 +221,8 @@ class PreviewService(QObject):
     """Preview, AI view and robustness checks for the selected photo, one job at a time.
 
     Each submit returns a ticket; ``done(ticket, result)`` / ``error(ticket, exc)`` report back on the
-    UI thread. Callers drop results whose ticket is stale. Queued-but-not-started jobs of the same
-    kind are replaced by newer ones (a dragged slider must not queue twenty previews).
+    UI thread. Callers drop results whose ticket is stale. A queued job that is no longer the newest
+    of its kind does nothing when its turn comes (a dragged slider must not run twenty previews).
     """
 
     done = Signal(int, object)
@@ -235,7 +237,7 @@ class PreviewService(QObject):
         self._signals.done.connect(self.done)
         self._signals.error.connect(self.error)
         self._ticket = 0
-        self._queued: dict[str, _Job] = {}
+        self._latest: dict[str, int] = {}
         # Only touched from the pool's single thread:
         self._engines: dict[tuple[str, str], Engine] = {}
         self._images: dict[str, tuple[float, torch.Tensor, tuple[int, int]]] = {}
@@ -243,13 +245,11 @@ class PreviewService(QObject):
 
     def submit(self, kind: str, fn: Callable[[], Any]) -> int:
         self._ticket += 1
-        job = _Job(self._ticket, fn, self._signals)
-        old = self._queued.get(kind)
-        if old is not None:
-            self.pool.tryTake(old)
-        self._queued[kind] = job
+        ticket = self._ticket
+        self._latest[kind] = ticket  # a plain dict write: atomic under the GIL
+        job = _Job(ticket, fn, self._signals, lambda: self._latest.get(kind) == ticket)
         self.pool.start(job)
-        return self._ticket
+        return ticket
 
     def wait(self, msecs: int = 30000) -> bool:
         return self.pool.waitForDone(msecs)
