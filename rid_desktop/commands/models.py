@@ -1,6 +1,7 @@
 """``rid-desktop models list|install NAME...|verify [NAME...]``: see, fetch and check model files.
 
-Exit status: 0 everything asked for is fine, 1 a download or check failed, 2 an unknown model name.
+Exit status: 0 everything asked for is fine, 1 a download or check failed, 2 an unknown model name,
+130 cancelled (Ctrl+C during a download; the partial file is removed).
 Errors are one line on stderr; the download progress bar (tqdm) goes to stderr too, so stdout stays
 clean for scripts.
 """
@@ -16,7 +17,7 @@ from rid_desktop.errors import ModelError
 from rid_desktop.models.download import install_model, list_models, verify_model
 from rid_desktop.models.registry import MODELS
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -88,7 +89,7 @@ def _install(names: list[str], *, force: bool) -> int:
         except KeyboardInterrupt:
             bar.close()
             print(f"error: download of {name} cancelled; nothing was installed", file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_CANCELLED
         bar.close()
         print(f"{name}: installed and verified at {path}")
     return EXIT_FAILED if failed else EXIT_OK
