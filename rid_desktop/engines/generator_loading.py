@@ -48,10 +48,7 @@ def _load_cached(path_str: str, mtime: float) -> nn.Module:
 def _load_official(path: Path) -> nn.Module:
     from rid_desktop.engines import rid_dit
 
-    state = load_state_dict(path)
-    if not rid_dit.looks_like_official_rid(state):
-        raise ModelError(f"{path.name} is neither an RID Desktop generator nor an official RID checkpoint")
-    return rid_dit.load_official_rid(path)
+    return rid_dit.load_official_rid(load_state_dict(path), name=path.name)
 
 
 def load_generator(model: str | Path | None, default_name: str) -> nn.Module:
