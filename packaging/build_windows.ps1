@@ -55,7 +55,7 @@ Write-Host ("build time: {0:N0} s; bundle size: {1:N0} MB" -f $sw.Elapsed.TotalS
 
 Write-Host "== self-test (console executable)"
 $env:QT_QPA_PLATFORM = "offscreen"
-$selfTest = @("--self-test") + ($SelfTestArgs -split " " | Where-Object { $_ })
+$selfTest = @("--self-test") + @($SelfTestArgs -split " " | Where-Object { $_ })  # @() so no $null element
 Invoke-Checked (Join-Path $AppDir "rid-desktop.exe") $selfTest
 
 Write-Host "== self-test (windowed executable; report also in %LOCALAPPDATA%\rid-desktop\self-test.log)"

@@ -48,7 +48,7 @@ Compression=lzma2/max
 SolidCompression=yes
 LZMANumBlockThreads=4
 WizardStyle=modern
-; torch's libraries are large: a 64-bit setup with disk spanning off.
+; One setup .exe (the CPU build compresses to a few hundred MB; no disk spanning needed).
 DiskSpanning=no
 CloseApplications=yes
 
