@@ -57,6 +57,7 @@ BOMB_PIXELS_PER_BYTE = 1_000
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 _heif_registered = False
+_open_formats: list[str] | None = None
 
 
 def register_heif() -> None:
@@ -72,9 +73,13 @@ def register_heif() -> None:
 def pil_open_formats() -> list[str]:
     """Pillow plugins allowed to parse input bytes: ours plus GIF (to refuse it by name). Fewer parsers,
     less attack surface. MPO is reached through the JPEG plugin, so it is not listed itself."""
-    Image.init()
-    wanted = [*PIL_FORMATS, *REFUSED_PIL_FORMATS]
-    return [name for name in wanted if name in Image.OPEN]
+    global _open_formats
+    if _open_formats is None:
+        Image.init()
+        register_heif()
+        wanted = [*PIL_FORMATS, *REFUSED_PIL_FORMATS]
+        _open_formats = [name for name in wanted if name in Image.OPEN]
+    return list(_open_formats)
 
 
 def format_for_suffix(path: Path) -> str | None:

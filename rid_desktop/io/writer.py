@@ -109,10 +109,11 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
     return buffer.getvalue()
 
 
-def atomic_write_bytes(dst: Path, data: bytes) -> None:
+def atomic_write_bytes(dst: Path, data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``dst`` so that ``dst`` is either the old file or the complete new one.
 
-    Creates missing parent folders. Raises OutputError with a one-line reason on failure.
+    Creates missing parent folders. ``durable`` also flushes the data to disk before the rename
+    (survives a power cut, costs a few ms). Raises OutputError with a one-line reason on failure.
     """
     dst = Path(dst)
     temp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
@@ -121,7 +122,8 @@ def atomic_write_bytes(dst: Path, data: bytes) -> None:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             _write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(temp, dst)
