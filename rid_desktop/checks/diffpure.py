@@ -63,6 +63,11 @@ def inspect_model_dir(folder: str | os.PathLike) -> DiffusionModelInfo:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ModelError(f"DiffPure model folder not found: {folder}")
+    if not any(folder.rglob("*.safetensors")):
+        raise ModelError(
+            f"{folder.name} has no .safetensors weights; only safetensors model folders are accepted "
+            "(re-save it with save_pretrained(..., safe_serialization=True))"
+        )
     index = folder / "model_index.json"
     if index.is_file():
         components = _read_json(index)
@@ -137,7 +142,7 @@ class DiffusionPurifier:
         *,
         t_star: float | None = DEFAULT_T_STAR,
         noise_sigma: float | None = None,
-        steps: int = DEFAULT_STEPS,
+        steps: int | None = None,
         seed: int = 0,
     ) -> torch.Tensor:
         """Diffuse to t* and denoise back.
@@ -147,7 +152,7 @@ class DiffusionPurifier:
             t_star: diffusion depth as a fraction of the training timesteps (img2img: the strength).
             noise_sigma: alternative to ``t_star``: Gaussian noise std in [0, 1] pixel units; the
                 timestep whose noise-to-signal ratio matches it is used (IWMF-Diff's sigma_y).
-            steps: reverse steps from t* to 0.
+            steps: reverse steps from t* to 0 (default :data:`DEFAULT_STEPS`).
             seed: fixes the added noise, so an original and its protected copy get the same noise.
 
         Returns:
@@ -155,6 +160,7 @@ class DiffusionPurifier:
         """
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"expected (B, 3, H, W), got {tuple(image.shape)}")
+        steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         if self.info.kind == "img2img":

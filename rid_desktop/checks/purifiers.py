@@ -269,7 +269,10 @@ def _build_iwmf(argument, context) -> Purifier:
 def _diffusion_or_reason(context: _Context):
     """(folder, None) when a model folder is configured, else (None, "model not configured")."""
     folder = _diffpure.configured_model_dir(context.diffpure_model)
-    return (folder, None) if folder is not None else (None, _diffpure.NOT_CONFIGURED)
+    if folder is None:
+        return None, _diffpure.NOT_CONFIGURED
+    _diffpure.inspect_model_dir(folder)  # a wrong folder is a clear error now, not mid-report
+    return folder, None
 
 
 def _model(folder, context: _Context, image: torch.Tensor) -> _diffpure.DiffusionPurifier:
