@@ -138,14 +138,6 @@ def test_keyboard_interrupt_is_a_clean_cancel(tmp_path, monkeypatch, capsys):
     assert "cancelled" in capsys.readouterr().err
 
 
-def test_console_script_entry_point_runs(tmp_path):
-    import subprocess
-
-    result = subprocess.run([sys.executable, "-m", "rid_desktop.cli", "--version"], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0 and "rid-desktop" in result.stdout
-
-
 def test_protect_end_to_end_with_the_real_default_engine(tmp_path, capsys):
     photos(tmp_path / "a", n=1)
     assert cli.main(["protect", str(tmp_path / "a"), "--device", "cpu"]) == 0
