@@ -31,6 +31,7 @@ class GeneratorConfig:
     depth: int = 5
     mask_floor: float = 0.35  # share of the budget allowed on perfectly flat regions
     mask_contrast: float = 0.04  # local luma std at which the full budget is allowed
+    rms_cap: float = 0.5  # pixel: rms(delta) <= rms_cap * eps per image (PSNR >= 36 dB at 8/255); 0 = off
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -39,6 +40,30 @@ class GeneratorConfig:
     def from_metadata(cls, meta: dict[str, str]) -> "GeneratorConfig":
         defaults = cls()
         return cls(**{k: type(getattr(defaults, k))(v) for k, v in meta.items() if hasattr(defaults, k)})
+
+
+def bounded(raw: torch.Tensor, training: bool) -> torch.Tensor:
+    """tanh bound; while training, a small straight-through leak keeps gradients alive at saturation.
+
+    Without it, a generator that saturates early (every output at +-1) gets zero gradient and freezes
+    on a fixed pattern — what the first probe and our first chroma run both collapsed to.
+    """
+    out = torch.tanh(raw)
+    if training:
+        out = out + 0.05 * (raw - raw.detach())
+    return out
+
+
+def cap_rms(delta: torch.Tensor, eps: torch.Tensor, cap: float) -> torch.Tensor:
+    """Scale each image's perturbation down so that rms(delta) <= cap * eps (never up).
+
+    A hard visibility guarantee: PSNR >= -20 log10(cap * eps). Scaling down keeps the L-inf bound.
+    """
+    if cap <= 0:
+        return delta
+    rms = delta.pow(2).flatten(1).mean(1).sqrt().reshape(-1, 1, 1, 1)
+    scale = (cap * eps / rms.clamp_min(1e-12)).clamp(max=1.0)
+    return delta * scale
 
 
 class _ResBlock(nn.Module):
@@ -107,7 +132,8 @@ class PixelGenerator(nn.Module):
         eps_map = (eps_t / EPS_SCALE).expand(feats.shape[0], 1, *feats.shape[-2:])
         raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), 4)[..., :h, :w]
         mask = texture_mask(x, self.config.mask_floor, self.config.mask_contrast)
-        return eps_t * torch.tanh(raw) * mask
+        delta = eps_t * bounded(raw, self.training) * mask
+        return cap_rms(delta, eps_t, self.config.rms_cap)
 
 
 class ChromaGenerator(nn.Module):
@@ -129,7 +155,7 @@ class ChromaGenerator(nn.Module):
         eps_t = torch.as_tensor(eps, dtype=bands.dtype, device=bands.device).reshape(-1, 1, 1, 1)
         eps_map = (eps_t / EPS_SCALE).expand(b, 1, *feats.shape[-2:])
         raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), 2)[..., :h, :w]
-        return torch.tanh(raw).reshape(b, 2, 4, h, w)
+        return bounded(raw, self.training).reshape(b, 2, 4, h, w)
 
 
 def build_generator(config: GeneratorConfig) -> nn.Module:

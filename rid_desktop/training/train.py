@@ -1,7 +1,8 @@
 """Train a compact generator against surrogate encoders (RID's recipe, sized for a laptop CPU).
 
 Loss per image = -log(latent distortion after a random differentiable wash)
-               + lambda_vis * relu(rms(delta)/eps - rms_target)^2   (pixel generator only)
+               [+ lambda_vis * relu(rms(delta)/eps - rms_target)^2, off by default: the pixel
+                generator's rms cap already bounds visibility by construction]
 The budget eps is sampled per image (log-uniform over [eps_min, eps_max]) so one network serves
 every preset; ``--fixed-eps`` trains a single-budget network for comparison.
 
@@ -62,16 +63,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True, help="output .safetensors path (state/log files sit beside it)")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=10**9)
-    p.add_argument("--batch", type=int, default=6)
-    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=112)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eps-min", type=float, default=3.0, help="in 255ths")
     p.add_argument("--eps-max", type=float, default=16.0, help="in 255ths")
     p.add_argument("--fixed-eps", type=float, default=None, help="train for one budget (255ths)")
-    p.add_argument("--lambda-vis", type=float, default=4.0)
+    p.add_argument("--lambda-vis", type=float, default=0.0, help="extra soft rms penalty (the rms cap already bounds it)")
     p.add_argument("--rms-target", type=float, default=0.5, help="allowed rms(delta)/eps before penalty")
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--rms-cap", type=float, default=0.5, help="pixel: rms(delta)/eps cap (0 = off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--log-every", type=int, default=25)
@@ -85,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     state_path, log_path = out.with_suffix(".state.pt"), out.with_suffix(".log.jsonl")
 
-    config = GeneratorConfig(kind=args.kind, width=args.width, depth=args.depth)
+    config = GeneratorConfig(kind=args.kind, width=args.width, depth=args.depth,
+                             rms_cap=args.rms_cap if args.kind == "pixel" else 0.0)
     net = build_generator(config).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-5)
     step, elapsed_before = 0, 0.0
