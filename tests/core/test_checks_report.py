@@ -172,13 +172,13 @@ def test_mismatched_sizes_are_a_user_error(surrogate, scene):
 def test_ai_view_pair_and_protection_score(surrogate, scene):
     encoder, decoder = surrogate
     fake = random_sign_noise(scene, EPS)
-    view_original, view_protected, score = ai_view_pair(encoder, decoder, scene, fake)
+    view_original, view_protected, score = ai_view_pair(scene, fake, encoder, decoder)
     assert view_original.shape == scene.shape == view_protected.shape
     assert 0 <= view_original.min() and view_original.max() <= 1
     assert (view_original - scene).abs().mean() < 0.1  # the autoencoder reproduces the photo
     assert score.shape == (1,) and score[0] > 0
-    assert protection_score(encoder, fake, scene)[0] == pytest.approx(float(score[0]), rel=1e-4)
-    assert protection_score(encoder, scene, scene)[0] == 0
+    assert protection_score(fake, scene, encoder)[0] == pytest.approx(float(score[0]), rel=1e-4)
+    assert protection_score(scene, scene)[0] == 0  # default surrogate: TAEF2
 
 
 def test_verdict_thresholds_are_applied_as_documented():
