@@ -71,12 +71,15 @@ def inspect_model_dir(folder: str | os.PathLike) -> DiffusionModelInfo:
         elif "unet" in components and "scheduler" in components:
             kind = "unconditional"
         else:
-            raise ModelError(f"{folder.name}: model_index.json has neither a UNet+scheduler nor a Stable Diffusion layout")
+            raise ModelError(
+                f"{folder.name}: model_index.json has neither a UNet+scheduler nor a Stable Diffusion layout"
+            )
     elif config.is_file() and _read_json(config).get("_class_name") == "UNet2DModel":
         kind = "unconditional"
     else:
         raise ModelError(
-            f"{folder.name} is not a diffusers model folder (expected model_index.json, or config.json of a UNet2DModel)"
+            f"{folder.name} is not a diffusers model folder "
+            "(expected model_index.json, or config.json of a UNet2DModel)"
         )
     if not any(folder.rglob("*.safetensors")):
         raise ModelError(
@@ -259,7 +262,8 @@ def _to_tiles(image: torch.Tensor, tile: tuple[int, int]) -> tuple[torch.Tensor,
 def _from_tiles(tiles: torch.Tensor, layout: tuple) -> torch.Tensor:
     batch, channels, height, width, nh, nw = layout
     th, tw = tiles.shape[-2:]
-    full = tiles.view(batch, nh, nw, channels, th, tw).permute(0, 3, 1, 4, 2, 5).reshape(batch, channels, nh * th, nw * tw)
+    full = tiles.view(batch, nh, nw, channels, th, tw).permute(0, 3, 1, 4, 2, 5)
+    full = full.reshape(batch, channels, nh * th, nw * tw)
     return full[..., :height, :width]
 
 

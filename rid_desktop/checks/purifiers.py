@@ -248,7 +248,8 @@ def _build_blur(argument, context) -> Purifier:
     sigma = _number(argument, 1.0, "blur sigma")
     if not 0 < sigma <= 20:
         raise ValueError("blur sigma must be in (0, 20] pixels")
-    return Purifier(f"blur:{_fmt(sigma)}", f"Gaussian blur {_fmt(sigma)} px", lambda image, seed: gaussian_blur(image, sigma))
+    return Purifier(f"blur:{_fmt(sigma)}", f"Gaussian blur {_fmt(sigma)} px",
+                    lambda image, seed: gaussian_blur(image, sigma))
 
 
 @register_purifier("grayscale", "grayscale", "keep only brightness (removes colour-only protection)")

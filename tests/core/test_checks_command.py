@@ -68,7 +68,9 @@ def test_check_a_protected_copy_writes_table_json_and_grid(shared_models, photo_
         assert grid.format == "PNG"
 
 
-def test_check_protects_each_image_of_a_folder_with_the_engine(shared_models, photo_pair, tmp_path, monkeypatch, capsys):
+def test_check_protects_each_image_of_a_folder_with_the_engine(
+    shared_models, photo_pair, tmp_path, monkeypatch, capsys
+):
     import rid_desktop.engines.base as engines
 
     engine = SignNoiseEngine()

@@ -48,7 +48,8 @@ def pipeline_folder(tmp_path_factory):
 def _image(height, width, seed=0):
     g = torch.Generator().manual_seed(seed)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij")
-    return (torch.stack([xx, yy, 0.5 * (xx + yy)])[None] + 0.02 * torch.randn(1, 3, height, width, generator=g)).clamp(0, 1)
+    smooth = torch.stack([xx, yy, 0.5 * (xx + yy)])[None]
+    return (smooth + 0.02 * torch.randn(1, 3, height, width, generator=g)).clamp(0, 1)
 
 
 def test_diffpure_purifies_an_odd_sized_image_end_to_end(pipeline_folder):
