@@ -1,0 +1,102 @@
+"""The benchmark machinery runs end to end in ``--quick`` mode and writes a readable report.
+
+Quick mode uses tiny images, 2/4 PGD steps and a shrunken official-RID network, so this proves the
+code paths (timing, fresh-process memory, protection scoring, report and plot), not the figures.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bench import cli, report
+from bench.memory import peak_rss_bytes, run_worker
+from bench.timing import measure
+
+
+def test_measure_reports_median_of_repeats_after_warmup():
+    calls = []
+
+    def work(i):
+        calls.append(i)
+        return sum(range(20000))
+
+    timing = measure(work, repeats=3, warmup=2)
+    assert calls == [0, 0, 0, 1, 2]  # two warm-up calls (index 0), then the timed runs
+    assert timing.repeats == 3 and len(timing.runs_s) == 3
+    assert timing.min_s <= timing.median_s <= timing.max_s
+    assert timing.per_second == pytest.approx(1 / timing.median_s)
+
+
+def test_measure_rejects_zero_repeats():
+    with pytest.raises(ValueError):
+        measure(lambda i: None, repeats=0)
+
+
+def test_peak_rss_grows_with_a_large_allocation():
+    before = peak_rss_bytes()
+    block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
+    assert peak_rss_bytes() >= before
+    assert peak_rss_bytes() > 64 * 2**20
+    del block
+
+
+def test_worker_failure_is_reported_not_raised():
+    result = run_worker({"case": "no-such-case"})
+    assert result["ok"] is False and "no-such-case" in result["error"]
+
+
+def test_quick_benchmark_writes_report_plot_and_json(tmp_path, shared_models):
+    out = tmp_path / "benchmarks.md"
+    code = cli.main(["--quick", "--out", str(out), "--sections", "speed,e2e", "--threads", "1",
+                     "--conditions", "smoke test"])
+    assert code == 0
+    results = json.loads(out.with_suffix(".json").read_text())
+    speed = results["speed"]["cpu"]["subjects"]
+    for key in ("rid", "dwt-chroma", "official-rid-arch", "pgd-1", "pgd-2"):
+        assert speed[key]["ok"], speed[key]
+        assert speed[key]["median_s"] > 0
+    # Protection is scored on the engines' own outputs, within the budget.
+    assert speed["rid"]["protection"]["ratio_vs_noise"] > 0
+    assert speed["rid"]["protection"]["linf_255"] <= 8 + 1e-3
+    # More PGD steps cost more compute than fewer, and the generator less than both.
+    assert speed["pgd-2"]["gflops"] > speed["pgd-1"]["gflops"] > speed["rid"]["gflops"]
+    assert speed["rid"]["speedup_vs"]["pgd-2"] == pytest.approx(speed["pgd-2"]["median_s"] / speed["rid"]["median_s"])
+    e2e = results["e2e"]["cpu"]["subjects"]
+    assert e2e["rid"]["ok"] and e2e["rid"]["measured"], e2e["rid"]
+    assert e2e["rid"]["peak_rss_bytes"] >= e2e["rid"]["rss_after_setup_bytes"] > 0
+    assert e2e["pgd-2"]["measured"] is False and "tiles" in e2e["pgd-2"]["extrapolated"]
+    text = out.read_text()
+    assert "## Targets" in text and "Quick mode" in text and "smoke test" in text
+    assert "| **rid** |" in text
+    assert out.with_suffix(".png").stat().st_size > 1000
+
+
+def test_report_renders_pass_and_fail_from_results():
+    def subject(seconds, **extra):
+        return {"ok": True, "median_s": seconds, "images_per_s": 1 / seconds, "cpu_median_s": seconds, **extra}
+
+    results = {
+        "config": {"pgd_steps": [20, 100]},
+        "speed": {"cpu": {"size": 512, "subjects": {
+            "rid": subject(0.2, default=True, speedup_vs={"official-rid-arch": 5.0, "pgd-100": 500.0}),
+            "official-rid-arch": subject(1.0),
+            "pgd-100": subject(100.0),
+        }}},
+        "e2e": {"cpu": {"size": [4000, 3000], "megapixels": 12, "subjects": {"rid": {
+            "ok": True, "measured": True, "median_s": {"total": 9.0, "load": 0.5, "protect": 8.0, "save": 0.5},
+            "peak_rss_bytes": 1.0e9, "rss_after_setup_bytes": 3e8, "runs_total_s": [9.0]}}}},
+        "batch": {"sizes": [10, 50], "image_size": [1024, 768], "runs": {
+            "10": {"ok": True, "peak_rss_bytes": 500e6, "seconds": 2, "images_per_s": 5, "rss_after_setup_bytes": 3e8},
+            "50": {"ok": True, "peak_rss_bytes": 700e6, "seconds": 10, "images_per_s": 5, "rss_after_setup_bytes": 3e8}}},
+    }
+    rows = {row[0][:12]: row[2] for row in report.target_rows(results)}
+    assert rows["Default gene"] == "**pass**"  # 5 images/s >= 4
+    assert rows["12 MP photo "] == "**FAIL**"  # 9 s > 8 s
+    assert rows["Peak memory "] == "**pass**"  # 1.0 GB <= 1.5 GB
+    assert rows[">= 10x faste"] == "**FAIL**"  # 5x < 10x
+    assert rows[">= 300x fast"] == "**pass**"
+    assert rows["Batch peak m"] == "**FAIL**"  # grew by 40 %
+    assert "| **rid** |" in report.render_markdown(results)
