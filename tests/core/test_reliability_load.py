@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import time
 from pathlib import Path
@@ -16,7 +17,16 @@ from rid_desktop.settings import ProtectionSettings
 
 
 def rss_mib() -> float:
-    """Resident memory of this process (Linux /proc; no psutil needed)."""
+    """Resident memory of this process (Linux /proc; no psutil needed).
+
+    Freed heap is first handed back to the OS (glibc ``malloc_trim``), so the figure tracks live
+    memory rather than allocator caches left by earlier tests in the same process.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
