@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rms-target", type=float, default=0.5, help="allowed rms(delta)/eps before penalty")
     p.add_argument("--width", type=int, default=48)
     p.add_argument("--depth", type=int, default=5)
-    p.add_argument("--rms-cap", type=float, default=0.5, help="pixel: rms(delta)/eps cap (0 = off)")
+    p.add_argument("--rms-cap", type=float, default=0.56, help="pixel: rms(delta)/eps cap (0 = off)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--log-every", type=int, default=25)
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
         protected = run_generator(net, x, eps)
         distortion = objective(protected, refs, aug)
         loss = -torch.log(distortion + 1e-6).mean()
+        if getattr(net, "raw_penalty", None) is not None:
+            loss = loss + 0.1 * net.raw_penalty
         if args.kind == "pixel" and args.lambda_vis > 0:
             rms_ratio = (protected - x).pow(2).flatten(1).mean(1).sqrt() / eps
             loss = loss + args.lambda_vis * torch.relu(rms_ratio - args.rms_target).pow(2).mean()
