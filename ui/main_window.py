@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.preview_result = None
         self._batch_state: dict = {}
         self.last_summary: dict | None = None
+        self.check_specs: str | None = None  # purifier specs for the Robustness tab; None = core defaults
 
         self.library = LibraryPanel(self.model)
         self.library.add_folder_requested.connect(self.choose_folder)
@@ -330,6 +331,8 @@ class MainWindow(QMainWindow):
             self.resize(QSize(1280, 800))
         if self.settings.splitter_state:
             self.splitter.restoreState(QByteArray.fromBase64(self.settings.splitter_state.encode()))
+        else:  # first run: room for two thumbnail columns, the rest for the preview
+            self.splitter.setSizes([420, 600])
 
     def show_preferences(self) -> None:
         self.settings_dock.show()
@@ -583,7 +586,7 @@ class MainWindow(QMainWindow):
             return
         self.preview.checks_button.setEnabled(False)
         self.preview.bars.set_message("Running clean-ups on the preview…")
-        self._submit("checks", functools.partial(compute_checks, result), self._checks_finished)
+        self._submit("checks", functools.partial(compute_checks, result, self.check_specs), self._checks_finished)
 
     def _checks_finished(self, kind: str, result) -> None:
         self.preview.checks_button.setEnabled(self.preview_result is not None)
@@ -678,13 +681,11 @@ def model_lines() -> list[str]:
 
 def compute_ai_view(result):
     """Surrogate autoencoder round trip of the preview pair (runs on the preview worker thread)."""
-    from rid_desktop.checks.ai_view import ai_view_pair
-    from rid_desktop.models.surrogates import load_decoder, load_encoder
+    from rid_desktop.checks import ai_view_pair
 
     from ui.imaging import tensor_to_qimage
 
-    encoder, decoder = load_encoder(), load_decoder()
-    view_o, view_p, score = ai_view_pair(encoder, decoder, result.original, result.protected)
+    view_o, view_p, score = ai_view_pair(result.original, result.protected)  # default TAEF2 surrogate
     text = (
         f"Latent distortion (protection score): {float(score[0]):.4f}. "
         "Left: what the AI reconstructs from the original; right: from the protected copy."
@@ -692,8 +693,8 @@ def compute_ai_view(result):
     return tensor_to_qimage(view_o), tensor_to_qimage(view_p), text
 
 
-def compute_checks(result) -> tuple[list[BarRow], str]:
+def compute_checks(result, specs: str | None = None) -> tuple[list[BarRow], str]:
     """Robustness report for the preview pair, converted to bar rows (runs on the worker thread)."""
     from ui.robustness import robustness_rows
 
-    return robustness_rows(result.original, result.protected, result.eps)
+    return robustness_rows(result.original, result.protected, result.eps, specs)

@@ -78,7 +78,7 @@ def test_gui_subcommand_registers_and_core_stays_free_of_qt():
     args = parser.parse_args(["gui", "a", "b"])
     assert args.handler is gui.run and args.paths == ["a", "b"]
     code = (
-        "import sys, rid_desktop.commands.gui, rid_desktop.settings, rid_desktop.batch; "
+        "import sys, rid_desktop.commands.gui; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'superqt', 'shiboken6')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.models.thumbnails import THUMB_SIZE, ThumbnailLoader
@@ -51,12 +51,14 @@ class LibraryModel(QAbstractListModel):
         super().__init__(parent)
         self._entries: list[ImageEntry] = []
         self._row_of: dict[str, int] = {}
-        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        # QIcon, not QPixmap: a pixmap decoration is drawn at its own size, an icon is scaled to the
+        # view's iconSize (keeping the aspect ratio) and picks the right resolution on high-DPI screens.
+        self._pixmaps: OrderedDict[str, QIcon] = OrderedDict()
         self._broken: set[str] = set()
         self.loader = loader or ThumbnailLoader(self)
         self.loader.ready.connect(self._on_thumbnail)
         self.loader.failed.connect(self._on_thumbnail_failed)
-        self._placeholder: QPixmap | None = None
+        self._placeholder: QIcon | None = None
 
     # --- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008 - Qt signature
@@ -172,7 +174,7 @@ class LibraryModel(QAbstractListModel):
         return str(path) in self._pixmaps
 
     # --- thumbnails ---------------------------------------------------------------------------
-    def placeholder(self) -> QPixmap:
+    def placeholder(self) -> QIcon:
         """A neutral frame drawn from the palette (works in light and dark mode)."""
         if self._placeholder is None:
             pixmap = QPixmap(QSize(THUMB_SIZE, THUMB_SIZE * 3 // 4))
@@ -183,11 +185,11 @@ class LibraryModel(QAbstractListModel):
             painter.setPen(pen)
             painter.drawRect(pixmap.rect().adjusted(0, 0, -1, -1))
             painter.end()
-            self._placeholder = pixmap
+            self._placeholder = QIcon(pixmap)
         return self._placeholder
 
     def _on_thumbnail(self, path: str, image: QImage) -> None:
-        self._pixmaps[path] = QPixmap.fromImage(image)
+        self._pixmaps[path] = QIcon(QPixmap.fromImage(image))
         while len(self._pixmaps) > MAX_PIXMAPS:
             self._pixmaps.popitem(last=False)
         row = self._row_of.get(path)

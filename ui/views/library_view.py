@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -47,8 +47,12 @@ class StatusBadgeDelegate(QStyledItemDelegate):
             if style
             else option.rect
         )
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(icon, QIcon):  # badge on the picture's corner, not on the empty icon box
+            actual = icon.actualSize(opt.decorationSize)
+            icon_rect = QStyle.alignedRect(Qt.LayoutDirection.LeftToRight, Qt.AlignmentFlag.AlignCenter, actual, icon_rect)
         d = 22
-        badge = QRect(icon_rect.right() - d - 2, icon_rect.top() + 2, d, d)
+        badge = QRect(icon_rect.right() - d + 6, icon_rect.top() - 6, d, d)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         colour = STATUS_COLOURS.get(status, STATUS_COLOURS["pending"])
