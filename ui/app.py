@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="rid-desktop-gui", description="Open the RID Desktop window.")
     parser.add_argument("paths", nargs="*", type=Path, help="folders or photos to add to the library")
-    args = parser.parse_args(argv if argv is not None else sys.argv[1:])
+    # parse_known_args: the OS may add its own arguments (macOS -psn_..., Qt's -style ...)
+    args, _unknown = parser.parse_known_args(argv if argv is not None else sys.argv[1:])
     app = create_application()
     from ui.main_window import MainWindow
 

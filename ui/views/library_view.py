@@ -52,7 +52,7 @@ class StatusBadgeDelegate(QStyledItemDelegate):
             actual = icon.actualSize(opt.decorationSize)
             icon_rect = QStyle.alignedRect(Qt.LayoutDirection.LeftToRight, Qt.AlignmentFlag.AlignCenter, actual, icon_rect)
         d = 22
-        badge = QRect(icon_rect.right() - d + 6, icon_rect.top() - 6, d, d)
+        badge = QRect(icon_rect.right() - d - 3, icon_rect.top() + 3, d, d)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         colour = STATUS_COLOURS.get(status, STATUS_COLOURS["pending"])

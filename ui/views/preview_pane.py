@@ -183,6 +183,7 @@ class PreviewPane(QWidget):
     def show_ai_view(self, view_original: QImage, view_protected: QImage, score_text: str) -> None:
         self.ai.set_images(view_original, view_protected)
         self.ai_score.setText(score_text)
+        self._show_zoom(self._current_view().zoom_percent())
 
     def show_checks(self, rows: list[BarRow], note: str = "") -> None:
         self.bars.set_rows(rows)
