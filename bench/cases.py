@@ -92,7 +92,8 @@ class ProtectionScorer:
 def speed_and_protection(cfg: BenchConfig, device: str, log: Log = _log_default) -> dict[str, Any]:
     """Seconds per ``size`` x ``size`` photo for every subject, and its protection on the same outputs."""
     dev = torch.device(device)
-    images = inputs.protection_images(max(cfg.slow_repeats, 1), cfg.size)
+    # The fast engines protect all of these (one per timed run); the slow ones the first slow_repeats.
+    images = inputs.protection_images(max(cfg.slow_repeats, min(cfg.repeats, 5), 1), cfg.size)
     scorer = ProtectionScorer(images, cfg.eps) if dev.type == "cpu" else None
     all_subjects = subjects(cfg.pgd_steps, cfg.official_arch)
     results: dict[str, Any] = {}

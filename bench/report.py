@@ -54,6 +54,11 @@ def _pgd_long(results: dict) -> str:
     return f"pgd-{max(steps)}"
 
 
+def _pgd_short(results: dict) -> str:
+    steps = (results.get("config") or {}).get("pgd_steps") or [20, 100]
+    return f"pgd-{min(steps)}"
+
+
 # --- targets ------------------------------------------------------------------------------------
 
 
@@ -99,9 +104,11 @@ def target_rows(results: dict) -> list[list[str]]:
 
     prot = (rid.get("protection") or {}).get("ratio_vs_noise")
     prot_pgd = (speed.get(long_pgd, {}).get("protection") or {}).get("ratio_vs_noise")
-    prot_20 = (speed.get("pgd-20", {}).get("protection") or {}).get("ratio_vs_noise")
+    short_pgd = _pgd_short(results)
+    prot_short = (speed.get(short_pgd, {}).get("protection") or {}).get("ratio_vs_noise")
     rows.append(["...at comparable protection (TAEF2 latent distortion / same-budget random noise)",
-                 f"default {_fmt(prot)}x, PGD-20 {_fmt(prot_20)}x, {long_pgd.upper()} {_fmt(prot_pgd)}x", "see below"])
+                 f"default {_fmt(prot)}x, {short_pgd.upper()} {_fmt(prot_short)}x, {long_pgd.upper()} "
+                 f"{_fmt(prot_pgd) + 'x' if prot_pgd is not None else 'not run (extrapolated)'}", "see below"])
     return rows
 
 
@@ -110,7 +117,7 @@ def target_rows(results: dict) -> list[list[str]]:
 
 def speed_section(results: dict) -> list[str]:
     lines: list[str] = []
-    long_pgd = _pgd_long(results)
+    long_pgd, short_pgd = _pgd_long(results), _pgd_short(results)
     for device, block in (results.get("speed") or {}).items():
         if "error" in block:
             lines += [f"Speed section failed on {device}: {block['error']}", ""]
@@ -118,7 +125,7 @@ def speed_section(results: dict) -> list[str]:
         size = block.get("size")
         lines += [f"### Speed and protection at {size}x{size} ({device})", ""]
         header = ["engine", "s / image", "images/s", "CPU s", "GFLOP", f"x faster than {long_pgd.upper()}",
-                  "x faster than PGD-20", "x faster than official RID", "protection (x noise)", "images", "runs"]
+                  f"x faster than {short_pgd.upper()}", "x faster than official RID", "protection (x noise)", "images", "runs"]
         rows = []
         for key, e in block.get("subjects", {}).items():
             if not e.get("ok"):
@@ -136,7 +143,7 @@ def speed_section(results: dict) -> list[str]:
             runs = str(e.get("repeats")) if not e.get("extrapolated") else "extrapolated*"
             name = f"**{key}**" if e.get("default") else key
             rows.append([name, _fmt(e.get("median_s"), 3), _fmt(e.get("images_per_s"), 3), _fmt(e.get("cpu_median_s"), 2),
-                         _fmt(e.get("gflops"), 1), _fmt(sp.get(long_pgd), 1), _fmt(sp.get("pgd-20"), 1),
+                         _fmt(e.get("gflops"), 1), _fmt(sp.get(long_pgd), 1), _fmt(sp.get(short_pgd), 1),
                          _fmt(sp.get("official-rid-arch"), 1), ratio_text, str(prot.get("images", "-")), runs])
         lines += _table(header, rows)
         for key, e in block.get("subjects", {}).items():
@@ -153,7 +160,7 @@ def e2e_section(results: dict) -> list[str]:
             lines += [f"12 MP section failed on {device}: {block['error']}", ""]
             continue
         w, h = block.get("size", [0, 0])
-        lines += [f"### {block.get('megapixels', 0):.0f} MP photo end to end ({w}x{h} JPEG, {device})", ""]
+        lines += [f"### {block.get('megapixels', 0):.1f} MP photo end to end ({w}x{h} JPEG, {device})", ""]
         header = ["engine", "total s", "load s", "protect s", "write s", "CPU s", "RSS after model load", "peak RSS", "how"]
         rows = []
         for key, e in block.get("subjects", {}).items():
@@ -231,16 +238,22 @@ def levers_section(results: dict) -> list[str]:
     base = next((r["median_s"] for r in rows_in if r["group"] == "baseline"), None)
     inference = next((r["median_s"] for r in rows_in if "inference_mode" in r["lever"] and r["group"] == "autograd"), base)
     rows = []
+    verdicts: dict[str, list[str]] = {}
     for r in rows_in:
         ref = base if r["group"] in ("baseline", "threads") else inference
         speedup = ref / r["median_s"] if ref and r["median_s"] else None
+        if r["group"] != "baseline":
+            verdicts.setdefault(_lever_verdict(speedup, r), []).append(f"{r['lever']} ({_fmt(speedup)}x)")
         rows.append([r["group"], r["lever"], _fmt(r["median_s"], 3), _fmt(r.get("cpu_median_s"), 3),
-                     _fmt(speedup) + "x" if speedup else "n/a", _fmt(r.get("max_diff_255")), _lever_verdict(speedup, r),
+                     _fmt(speedup) + "x" if speedup else "n/a", _fmt(r.get("max_diff_255")),
+                     "reference" if r["group"] == "baseline" else _lever_verdict(speedup, r),
                      r.get("note", "")])
     size = block.get("size")
     lines = [f"### Speed levers on the default generator ({size}x{size}, CPU)", "",
              "Speed-up is against `engine.protect` for the baseline/thread rows and against the plain "
-             "`inference_mode` forward for the others; max diff is against the shipped output, in 1/255.", ""]
+             "`inference_mode` forward for the others; max diff is against the shipped output, in 1/255. "
+             "Each lever is timed once per run, so on a loaded machine compare rows with care (the baseline "
+             "and the default-threads row run the same code).", ""]
     lines += _table(["group", "lever", "s / image", "CPU s", "speed-up", "max diff (1/255)", "verdict", "note"], rows)
     tiles = block.get("tiling", [])
     if tiles:
@@ -249,6 +262,10 @@ def levers_section(results: dict) -> list[str]:
                  for t in tiles]
         lines += ["Tile size and tiles per network call (whole-photo time):", ""]
         lines += _table(["tiling", "s / photo", "CPU s", "vs first row", "photo"], trows)
+    for verdict in ("helps", "no real effect", "hurts", "changes output"):
+        if verdicts.get(verdict):
+            lines.append(f"- **{verdict}**: " + "; ".join(verdicts[verdict]))
+    lines.append("")
     comp = block.get("compile") or {}
     if comp.get("status") == "ok":
         lines += [f"`torch.compile` (inductor, in a fresh process): first call {_fmt(comp['first_call_s'], 1)} s "
@@ -321,7 +338,7 @@ def render_markdown(results: dict) -> str:
               "marked *extrapolated*.",
               "- **Memory** is measured in a fresh process per case (Linux `VmHWM`), so cases do not pollute "
               "each other.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def write_plot(results: dict, path: Path) -> bool:
@@ -344,7 +361,7 @@ def write_plot(results: dict, path: Path) -> bool:
     ax1.invert_yaxis()
     ax1.set_xlabel("seconds per image (log scale, lower is better)")
     size = _cpu(results, "speed").get("size")
-    ax1.set_title(f"CPU time per {size}x{size} photo")
+    ax1.set_title(f"Wall-clock time per {size}x{size} photo (CPU)")
     for y, s in enumerate(seconds):
         ax1.text(s, y, f" {s:.3g} s", va="center", fontsize=8)
     if ok.get("rid") and ok.get("rid").get("default"):
