@@ -23,6 +23,7 @@ import functools
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,8 +105,8 @@ class DiffusionPurifier:
             raise
         except ImportError as exc:
             raise ModelError(
-                f"{self.info.folder.name} needs the '{getattr(exc, 'name', None) or exc}' package "
-                "(Stable Diffusion folders need 'transformers')"
+                f"{self.info.folder.name} needs {_missing_package(exc)} "
+                "(Stable Diffusion folders need 'transformers': pip install transformers)"
             ) from exc
         except Exception as exc:  # noqa: BLE001 - any loading failure is "this folder is not usable"
             raise ModelError(f"cannot load DiffPure model {self.info.folder.name}: {_short(exc)}") from exc
@@ -265,6 +266,15 @@ def _from_tiles(tiles: torch.Tensor, layout: tuple) -> torch.Tensor:
     full = tiles.view(batch, nh, nw, channels, th, tw).permute(0, 3, 1, 4, 2, 5)
     full = full.reshape(batch, channels, nh * th, nw * tw)
     return full[..., :height, :width]
+
+
+def _missing_package(exc: ImportError) -> str:
+    """"the 'x' package" from an ImportError, including diffusers' multi-line "requires the x library"."""
+    name = getattr(exc, "name", None)
+    if not name:
+        found = re.search(r"requires the (\S+) library", str(exc))
+        name = found.group(1) if found else None
+    return f"the '{name}' package" if name else f"a package that is not installed ({_short(exc)})"
 
 
 def _read_json(path: Path) -> dict:

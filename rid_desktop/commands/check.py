@@ -24,7 +24,7 @@ from rid_desktop.errors import UserError
 from rid_desktop.settings import DEFAULT_ENGINE
 from rid_desktop.strength import DEFAULT_STRENGTH, describe, parse_strength
 
-ENGINE_CHOICES = ["rid", "dwt-chroma", "iterative", "both"]
+ENGINE_CHOICES = ["rid", "dwt-chroma", "iterative", "iterative-chroma", "both"]
 CONTEXT_MARGIN = 32
 
 

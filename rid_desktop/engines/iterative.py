@@ -38,6 +38,7 @@ def pgd_attack(
         image: (B, 3, H, W) in [0, 1].
         eps: budget in [0, 1] pixel units.
         steps: gradient steps; step_size defaults to max(2.5/steps, 1/20) of the box half-width.
+        random_start: start uniformly anywhere in the box (True) or within 1 % of it around the image.
         space: "pixel" or "dwt" (Cb/Cr Haar sub-bands only; luma untouched).
         robust: sample a random JPEG/resize wash each step (expectation over transformation).
         progress: called as (step, steps); may raise Cancelled.
@@ -45,9 +46,11 @@ def pgd_attack(
     Returns:
         Protected image (B, 3, H, W).
     """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
     gen = torch.Generator(device="cpu").manual_seed(seed)
     rng = random.Random(seed)
-    alpha = step_size if step_size is not None else max(2.5 / steps, 0.05)
+    alpha = step_size if step_size is not None else max(2.5 / max(steps, 1), 0.05)
     if space == "pixel":
         var_shape, scale = image.shape, eps
     elif space == "dwt":
@@ -59,10 +62,11 @@ def pgd_attack(
     def apply(v: torch.Tensor) -> torch.Tensor:
         return (image + v).clamp(0, 1) if space == "pixel" else apply_chroma_bands(image, v, eps)
 
-    if random_start:
-        var = (torch.rand(var_shape, generator=gen) * 2 - 1).to(image) * scale
-    else:
-        var = torch.zeros(var_shape, device=image.device, dtype=image.dtype)
+    # The latent distortion is a squared distance: at the clean image it is 0 with a 0 gradient, so a
+    # start exactly there never moves (sign(0) = 0). Without random_start we therefore start from a
+    # tiny seeded perturbation (1 % of the box) instead of a uniform draw over the whole box.
+    start = 1.0 if random_start else 0.01
+    var = (torch.rand(var_shape, generator=gen) * 2 - 1).to(image) * (scale * start)
     clean_refs = objective.reference(image)
     for step in range(steps):
         aug = sample_augmentation(rng) if robust else Augmentation("none")

@@ -40,7 +40,9 @@ class Augmentation:
             return jpeg_codec_differentiable(x, q).clamp(0, 1)
         if self.kind == "resize":
             h, w = x.shape[-2:]
-            small = F.interpolate(x, scale_factor=self.scale, mode="bilinear", antialias=True, align_corners=False)
+            # An explicit size of at least 1 px: scale_factor would round a tiny tile down to 0 px.
+            small_size = (max(1, round(h * self.scale)), max(1, round(w * self.scale)))
+            small = F.interpolate(x, size=small_size, mode="bilinear", antialias=True, align_corners=False)
             return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
         return x
 

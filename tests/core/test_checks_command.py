@@ -117,3 +117,10 @@ def test_a_protected_copy_of_another_size_fails_that_image(shared_models, photo_
     code = main(["check", str(original), "--protected", str(other), "--purifiers", "jpeg:90", "--device", "cpu"])
     assert code == 1
     assert "failed:" in capsys.readouterr().err
+
+
+def test_every_registered_engine_can_be_checked():
+    from rid_desktop.commands.check import ENGINE_CHOICES
+    from rid_desktop.engines import list_engines
+
+    assert sorted(ENGINE_CHOICES) == sorted(e.name for e in list_engines())

@@ -99,3 +99,68 @@ def test_pickle_weights_are_refused(tmp_path):
     with pytest.raises(ModelError, match="only safetensors") as info:
         load_diffusion_purifier(tmp_path / "pickled")
     assert "\n" not in str(info.value)
+
+
+def test_a_ddim_pipeline_folder_keeps_its_scheduler_config(tmp_path):
+    from diffusers import DDIMPipeline, DDIMScheduler
+
+    folder = tmp_path / "tiny-ddim"
+    DDIMPipeline(unet=_tiny_unet(), scheduler=DDIMScheduler(num_train_timesteps=500)).save_pretrained(folder)
+    model = load_diffusion_purifier(folder)
+    assert model.info.kind == "unconditional"
+    assert model.scheduler.config.num_train_timesteps == 500
+    assert model.start_timestep(0.1, None) == 50  # a fraction of *this* model's timesteps
+    x = _image(32, 32)
+    y = model.purify(x, t_star=0.1, steps=2, seed=0)
+    assert y.shape == x.shape and (y - x).abs().mean() > 1e-3
+
+
+class _FakeImg2Img:
+    """Stands in for StableDiffusionImg2ImgPipeline (needs `transformers`): records how it is called."""
+
+    def __init__(self):
+        from diffusers import DDPMScheduler
+
+        self.scheduler = DDPMScheduler(num_train_timesteps=1000)
+        self.calls = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        noise = torch.randn(kwargs["image"].shape, generator=kwargs["generator"])
+        return type("Out", (), {"images": (kwargs["image"] + 0.1 * noise).clamp(0, 1)})()
+
+
+def test_img2img_wrapper_pads_to_8_runs_at_low_strength_and_crops_back(tmp_path):
+    purifier = diffpure.DiffusionPurifier.__new__(diffpure.DiffusionPurifier)
+    purifier.info = diffpure.DiffusionModelInfo(tmp_path, "img2img")
+    purifier.device = torch.device("cpu")
+    purifier.pipeline = fake = _FakeImg2Img()
+    x = _image(21, 30)
+    y = purifier.purify(x, t_star=0.2, steps=4, seed=3)
+    call = fake.calls[-1]
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert tuple(call["image"].shape[-2:]) == (24, 32)  # the VAE needs multiples of 8
+    assert call["strength"] == 0.2 and call["num_inference_steps"] == 20  # 4 denoising steps actually run
+    assert call["prompt"] == [""] and call["guidance_scale"] == 1.0 and call["output_type"] == "pt"
+    assert torch.equal(y, purifier.purify(x, t_star=0.2, steps=4, seed=3))  # seeded generator
+    purifier.purify(x, noise_sigma=0.15, seed=0)  # IWMF-Diff: strength from the noise level
+    alphas = fake.scheduler.alphas_cumprod
+    t = round(fake.calls[-1]["strength"] * len(alphas)) - 1
+    assert float(((1 - alphas[t]) / alphas[t]).sqrt()) == pytest.approx(0.30, rel=0.05)
+
+
+def test_stable_diffusion_folder_is_recognised_and_load_errors_are_one_line(tmp_path):
+    import json
+
+    folder = tmp_path / "sd"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    (folder / "model_index.json").write_text(json.dumps({
+        "_class_name": "StableDiffusionImg2ImgPipeline", "vae": ["diffusers", "AutoencoderKL"],
+        "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "PNDMScheduler"],
+    }))
+    assert inspect_model_dir(folder).kind == "img2img"
+    with pytest.raises(ModelError) as info:  # missing transformers, or broken components: one clear line
+        diffpure.DiffusionPurifier(folder)
+    assert "\n" not in str(info.value) and "sd" in str(info.value)

@@ -90,11 +90,23 @@ def test_iwmf_edge_cases():
 
 
 def test_iwmf_is_much_faster_than_the_reference():
+    """Ours does 16x more windows in less time (best of 3 each, after a warm-up, one thread)."""
     reference_input, our_input = _noise(64, 0), _noise(256, 0)  # 16x more windows for ours
-    started = time.perf_counter()
-    reference_iwmf(reference_input, 0.4)
-    reference_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    iwmf(our_input, 0.4)
-    our_seconds = time.perf_counter() - started
+
+    def best_of_3(fn) -> float:
+        fn()
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small gathers: threads only contend on a busy 2-core machine
+    try:
+        reference_seconds = best_of_3(lambda: reference_iwmf(reference_input, 0.4))
+        our_seconds = best_of_3(lambda: iwmf(our_input, 0.4))
+    finally:
+        torch.set_num_threads(threads)
     assert our_seconds < reference_seconds, (our_seconds, reference_seconds)

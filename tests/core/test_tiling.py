@@ -43,3 +43,27 @@ def test_fixed_size_models_get_padded_input():
         return t * 0
     tiled_delta(fixed, torch.rand(1, 3, 100, 900), tile=512, overlap=64, fixed_size=True)
     assert set(seen) == {(512, 512)}
+
+
+def test_tiles_are_batched_and_progress_counts_tiles():
+    calls, progress = [], []
+
+    def record(t):
+        calls.append(t.shape[0])
+        return t * 0
+
+    tiled_delta(record, torch.rand(1, 3, 200, 300), tile=96, overlap=16, batch=4,
+                progress=lambda d, t: progress.append((d, t)))
+    n_tiles = len(tile_starts(200, 96, 16, 2)) * len(tile_starts(300, 96, 16, 2))
+    assert sum(calls) == n_tiles and n_tiles > 4
+    assert all(c == 4 for c in calls[:-1]) and 1 <= calls[-1] <= 4  # batches of 4, the last may be short
+    assert progress[-1] == (n_tiles, n_tiles) and len(progress) == len(calls)
+
+
+def test_blend_is_a_convex_combination_so_the_budget_holds():
+    """Random tile perturbations within +-eps blend into a perturbation within +-eps."""
+    g = torch.Generator().manual_seed(0)
+    eps = 8 / 255
+    d = tiled_delta(lambda t: (torch.rand(t.shape, generator=g) * 2 - 1) * eps, torch.rand(1, 3, 150, 170),
+                    tile=64, overlap=24, batch=2)
+    assert d.abs().max() <= eps + 1e-7

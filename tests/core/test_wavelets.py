@@ -52,3 +52,20 @@ def test_gamut_fit_scales_instead_of_clipping():
     assert out.min() >= -1e-6 and out.max() <= 1 + 1e-6
     # still a pure chroma direction: proportional to the original delta
     assert torch.allclose(fitted / delta, (fitted / delta)[:, :1].expand_as(delta), atol=1e-5)
+
+
+def test_chroma_bands_move_only_cb_cr_sub_bands_within_their_bounds():
+    from rid_desktop.engines.chroma_ops import apply_chroma_bands, chroma_limits, image_subbands
+
+    eps = 8 / 255
+    rgb = 0.3 + 0.4 * torch.rand(1, 3, 16, 20, dtype=torch.float64)  # mid-range: no gamut scaling needed
+    unit = torch.rand(1, 2, 4, 8, 10, dtype=torch.float64) * 1.6 - 0.8  # inside [-1, 1]
+    unit[..., 1:, :, :] *= 0.25  # small detail bands: the pixel-domain clamp never engages
+    out = apply_chroma_bands(rgb, unit, eps)
+    change = image_subbands(out) - image_subbands(rgb)
+    assert change[:, 0].abs().max() < 1e-3 * eps  # luma: none of its 4 sub-bands moves
+    limits = chroma_limits(eps, rgb).unsqueeze(2)
+    # Cb/Cr sub-bands move by exactly unit * limit (kornia's BT.601 matrices agree to ~1e-3)
+    assert torch.allclose(change[:, 1:], unit * limits, rtol=2e-3, atol=1e-4 * eps)
+    saturated = apply_chroma_bands(rgb, torch.full_like(unit, 50.0), eps)  # out-of-range input is clamped
+    assert (saturated - rgb).abs().max() <= eps + 1e-9
