@@ -1,7 +1,8 @@
 """Entry point of the frozen windowed executable ``RID Desktop``.
 
 ``--self-test`` is handled BEFORE anything imports Qt, so it runs headless (CI runners, SSH
-sessions, no display). A windowed Windows executable has no console (``sys.stdout is None``): we
+sessions, no display); it then also opens the real main window on Qt's offscreen platform, which
+proves the bundled Qt plugins, the ``ui`` package and ``resources/``. A windowed Windows executable has no console (``sys.stdout is None``): we
 attach to the parent console if there is one, and always leave the report in the per-user data
 folder (``self-test.log``) so a double-click-only user can still read it.
 """
@@ -39,7 +40,12 @@ def _run_self_test(argv: list[str]) -> int:
         if sys.stdout is not None:
             print(line, flush=True)
 
-    code = run_self_test(install_surrogates="--no-download" not in argv, emit=emit)
+    def window_check(report) -> None:  # imported lazily: a broken Qt becomes one [FAIL] line
+        from ui.app import check_window
+
+        check_window(report)
+
+    code = run_self_test(install_surrogates="--no-download" not in argv, emit=emit, extra_checks=[window_check])
     try:
         log = paths.user_data_dir() / "self-test.log"
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -214,7 +214,8 @@ def check_surrogate_effect(report: SelfTestReport, image, protected) -> None:
 
 
 def run_self_test(*, engine: str = "rid", install_surrogates: bool = True, emit: Emit = print,
-                  workdir: str | os.PathLike | None = None) -> int:
+                  workdir: str | os.PathLike | None = None,
+                  extra_checks: Sequence[Callable[[SelfTestReport], None]] = ()) -> int:
     """Run every check, print one line each and a verdict; returns the process exit code (0 = passed).
 
     Args:
@@ -222,6 +223,9 @@ def run_self_test(*, engine: str = "rid", install_surrogates: bool = True, emit:
         install_surrogates: try to download missing surrogates into the per-user data folder.
         emit: where report lines go (``print`` for the CLI; a list's ``append`` in tests).
         workdir: folder for the written test image; a temporary folder (removed afterwards) if None.
+        extra_checks: more checks run after the engine/file checks, each ``check(report)``; raise
+            :class:`SelfTestFailure` (or anything) to fail. The windowed app adds its Qt window check
+            here, so this module never imports Qt.
     """
     from rid_desktop.strength import parse_strength
 
@@ -234,6 +238,8 @@ def run_self_test(*, engine: str = "rid", install_surrogates: bool = True, emit:
             folder.mkdir(parents=True, exist_ok=True)
             image, protected = check_engine(report, engine, eps)
             check_written_file(report, to_uint8(image), to_uint8(protected), eps, folder)
+        for check in extra_checks:
+            check(report)
         if "taef2-encoder" in check_surrogates(report, install_surrogates):
             check_surrogate_effect(report, image, protected)
     except (SelfTestFailure, UserError) as exc:

@@ -43,11 +43,53 @@ def main(argv: list[str] | None = None) -> int:
     app = create_application()
     from ui.main_window import MainWindow
 
-    window = MainWindow()
+    # The installed app finds or installs the surrogate models on its first run (same registry as the
+    # CLI); a source checkout leaves that to `rid-desktop models install` and the missing-model dialog.
+    window = MainWindow(first_run_models=bool(getattr(sys, "frozen", False)))
     if args.paths:
         window.add_sources(args.paths)
     window.show()
     return app.exec()
+
+
+def check_window(report) -> None:
+    """Self-test step of the windowed app: open the real main window off-screen, then close it.
+
+    Why: the engine checks never touch Qt, so a bundle missing a Qt plugin, the ``ui`` package or
+    ``resources/`` would pass them and still fail on a user's first double-click. Runs headless (the
+    offscreen platform plugin) and with throw-away settings, so it never touches the user's own.
+
+    Args:
+        report: a :class:`rid_desktop.selftest.SelfTestReport`.
+    """
+    import os
+    import tempfile
+
+    from rid_desktop.selftest import SelfTestFailure
+
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # --self-test is headless by contract
+    from PySide6.QtCore import qVersion
+
+    app = create_application([sys.argv[0] if sys.argv else "rid-desktop"])
+    from ui.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory(prefix="rid-selftest-gui-") as tmp:
+        window = MainWindow(settings_path=Path(tmp) / "gui-settings.json")
+        window.show()
+        app.processEvents()
+        shown, icon_ok = window.isVisible(), not window.windowIcon().isNull()
+        engines = window.settings_panel.engine_combo.count()
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+    if not shown:
+        raise SelfTestFailure("the main window could not be shown")
+    if not icon_ok:
+        raise SelfTestFailure("the window icon is missing (resources/icon.png not found in the bundle)")
+    if not engines:
+        raise SelfTestFailure("the main window lists no protection methods")
+    report.ok(f"desktop window opened and closed (Qt {qVersion()}, platform {app.platformName()}, "
+              f"{engines} protection methods, window icon found)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QEvent, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         engine_factory: ``factory(name, device) -> Engine``; tests inject a small fast engine.
         engines: (name, label, description) rows for the method menu; default: the core registry.
         settings_path: where GUI settings live; default under the user config folder.
+        first_run_models: find or install the surrogate models in the background until that has
+            succeeded once (the installed app's first run; see :meth:`ensure_surrogates`).
     """
 
     def __init__(
@@ -74,6 +76,7 @@ class MainWindow(QMainWindow):
         engine_factory: EngineFactory | None = None,
         engines: list[tuple[str, str, str]] | None = None,
         settings_path: Path | None = None,
+        first_run_models: bool = False,
     ):
         super().__init__()
         self.setWindowTitle("RID Desktop")
@@ -165,6 +168,9 @@ class MainWindow(QMainWindow):
         for source in list(self.settings.library):
             if Path(source).exists():
                 self.add_sources([Path(source)], remember=False)
+        self.surrogate_lines: list[str] = []
+        if first_run_models and not self.settings.surrogates_ready:
+            QTimer.singleShot(0, self.ensure_surrogates)
 
     # --- menus ---------------------------------------------------------------------------------
     def _action(self, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
@@ -517,6 +523,39 @@ class MainWindow(QMainWindow):
 
         self._submit("install", work, finished)
 
+    def ensure_surrogates(self, install: bool = True) -> None:
+        """Find the surrogate models, or install them into the per-user data folder, in the background.
+
+        Same registry and same code as ``rid-desktop models install`` / ``--self-test``. Protection
+        never needs these models (the AI view and robustness checks do), so a failure (offline) is a
+        status-bar note and the next start tries again; success is remembered in the settings.
+        """
+        from rid_desktop.selftest import SelfTestReport, check_surrogates
+
+        def work():
+            report = SelfTestReport(emit=lambda line: None)
+            return check_surrogates(report, install), report
+
+        def finished(kind: str, result) -> None:
+            if kind == "error":
+                self.surrogate_lines = [friendly_message(result)]
+                self.statusBar().showMessage(f"Could not set up the AI-view models: {self.surrogate_lines[0]}", 15000)
+                return
+            available, report = result
+            self.surrogate_lines = list(report.lines)
+            if report.warnings:
+                message = ("The AI-view models could not be installed (offline?). Protection works without "
+                           "them; they are offered again when needed.")
+            else:
+                self.settings.surrogates_ready = True
+                self._save_settings()
+                installed = [line for line in report.lines if "installed to" in line]
+                message = (f"Installed {len(installed)} AI-view model{'s' if len(installed) != 1 else ''} "
+                           "in your data folder" if installed else "AI-view models found")
+            self.statusBar().showMessage(message, 15000)
+
+        self._submit("surrogates", work, finished)
+
     # --- preview --------------------------------------------------------------------------------
     def current_path(self) -> Path | None:
         index = self.grid.currentIndex()
@@ -619,6 +658,12 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         self.last_dialog = dialogs.about(self, model_lines())
+
+    def changeEvent(self, event) -> None:
+        """Light/dark follows the OS: Qt swaps the palette; redraw what we painted from the old one."""
+        if event.type() in (QEvent.Type.ApplicationPaletteChange, QEvent.Type.PaletteChange):
+            self.model.refresh_placeholder()
+        super().changeEvent(event)
 
     # --- shutdown -------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -39,6 +39,7 @@ class GuiSettings:
     recent_folders: list[str] = field(default_factory=list)
     geometry: str = ""  # base64 QByteArray from saveGeometry()
     splitter_state: str = ""
+    surrogates_ready: bool = False  # first-run find-or-install of the surrogate models has succeeded
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -148,3 +148,27 @@ def test_subcommand_registers_its_handler():
     args = parser.parse_args(["self-test", "--no-download"])
     assert args.handler is self_test_command.run
     assert args.no_download is True and args.engine == "rid"
+
+
+def test_extra_checks_run_after_the_engine_and_a_failing_one_fails_the_self_test(test_engine):
+    """The windowed app adds its Qt window check this way (the core never imports Qt)."""
+    from rid_desktop.selftest import SelfTestFailure
+
+    ran: list[str] = []
+
+    def passing(report):
+        ran.append("passing")
+        report.ok("extra check passed")
+
+    def failing(report):
+        raise SelfTestFailure("the main window could not be shown")
+
+    lines: list[str] = []
+    code = run_self_test(engine=test_engine[1.0], install_surrogates=False, emit=lines.append, extra_checks=[passing])
+    assert code == 0 and ran == ["passing"] and "[ok]   extra check passed" in lines
+
+    lines = []
+    code = run_self_test(engine=test_engine[1.0], install_surrogates=False, emit=lines.append,
+                         extra_checks=[passing, failing])
+    assert code == 1 and lines[-1] == "self-test FAILED"
+    assert [line for line in lines if line.startswith("[FAIL]")] == ["[FAIL] the main window could not be shown"]

@@ -36,9 +36,9 @@ def test_event_loop_keeps_answering_during_a_batch(make_window, qtbot, dropper, 
 
     Threshold choice: the batch runs on a worker thread, so the UI thread only waits for the GIL
     between torch calls. On the 2 shared CPU cores of CI (other jobs training at the same time) the
-    OS can deschedule the UI thread for a while, so one gap is allowed up to 250 ms while the
-    median gap must stay under 100 ms (the issue's bar) — a UI thread that really blocked on the
-    batch would show gaps of whole images (seconds) and fail both.
+    OS can deschedule the UI thread for a while, so one gap is allowed up to 250 ms while 95 % of
+    the gaps must stay under 100 ms (the issue's bar) — a UI thread that really blocked on the
+    batch would show gaps of whole images (seconds) and fail all three.
     """
     from PIL import Image
 
@@ -65,9 +65,11 @@ def test_event_loop_keeps_answering_during_a_batch(make_window, qtbot, dropper, 
     assert batch_seconds > 0.5  # the batch really kept the worker busy for a while
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert len(gaps) > 10
+    p95 = sorted(gaps)[int(0.95 * (len(gaps) - 1))]
     print(f"batch {batch_seconds:.2f} s, timer gaps: median {statistics.median(gaps) * 1000:.0f} ms, "
-          f"max {max(gaps) * 1000:.0f} ms")
+          f"p95 {p95 * 1000:.0f} ms, max {max(gaps) * 1000:.0f} ms")
     assert statistics.median(gaps) < 0.100
+    assert p95 < 0.100
     assert max(gaps) < 0.250
 
 

@@ -188,6 +188,12 @@ class LibraryModel(QAbstractListModel):
             self._placeholder = QIcon(pixmap)
         return self._placeholder
 
+    def refresh_placeholder(self) -> None:
+        """Redraw the placeholder from the current palette (the OS switched light/dark)."""
+        self._placeholder = None
+        if self._entries:
+            self.dataChanged.emit(self.index(0), self.index(len(self._entries) - 1), [Qt.ItemDataRole.DecorationRole])
+
     def _on_thumbnail(self, path: str, image: QImage) -> None:
         self._pixmaps[path] = QIcon(QPixmap.fromImage(image))
         while len(self._pixmaps) > MAX_PIXMAPS:
@@ -202,3 +208,5 @@ class LibraryModel(QAbstractListModel):
         row = self._row_of.get(path)
         if row is not None and not self._entries[row].reason:
             self._entries[row].reason = f"cannot preview: {reason}"
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.ToolTipRole])

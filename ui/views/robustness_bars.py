@@ -69,10 +69,8 @@ class RobustnessBars(QWidget):
         bar_w = max(self.width() - label_w - verdict_w - 8, 40)
         top = max((r.before for r in self.rows), default=1.0)
         top = max(top, max((r.after for r in self.rows), default=0.0), 1e-12)
-        painter.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-        legend = "▮ before clean-up   ▮ after clean-up (protection score, longer = stronger)"
-        painter.drawText(QRectF(bar_x, 0, bar_w + verdict_w, 20), Qt.AlignmentFlag.AlignLeft, legend)
         before_colour = pal.color(QPalette.ColorRole.Mid)
+        self._paint_legend(painter, bar_x, bar_w + verdict_w, before_colour)
         for i, row in enumerate(self.rows):
             y = 24 + i * self.ROW_H
             painter.setPen(text)
@@ -92,3 +90,22 @@ class RobustnessBars(QWidget):
             )
             font.setBold(False)
             painter.setFont(font)
+
+    def _paint_legend(self, painter: QPainter, x: float, width: float, before_colour: QColor) -> None:
+        """Colour keys for the two bars (the after bar takes its verdict's colour), elided to fit."""
+        metrics = painter.fontMetrics()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(before_colour)
+        painter.drawRoundedRect(QRectF(x, 5, 12, 10), 2, 2)
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        first = "before clean-up"
+        painter.drawText(QRectF(x + 16, 0, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, first)
+        x2 = x + 16 + metrics.horizontalAdvance(first) + 14
+        for i, colour in enumerate(VERDICT_COLOURS.values()):
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(colour)
+            painter.drawRoundedRect(QRectF(x2 + 5 * i, 5, 4, 10), 1, 1)
+        painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+        second = metrics.elidedText("after clean-up (colour = verdict; longer = stronger protection)",
+                                    Qt.TextElideMode.ElideRight, int(max(x + width - x2 - 20, 0)))
+        painter.drawText(QRectF(x2 + 18, 0, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
