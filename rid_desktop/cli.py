@@ -39,9 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also for --help and usage errors, which argparse exits on)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler = getattr(args, "handler", None)
@@ -50,12 +51,40 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(handler(args) or 0)
+    except SystemExit as exc:  # a forwarding command's own parser (``train --help``, a bad option)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("cancelled.", file=sys.stderr)
         return EXIT_CANCELLED
+    except OSError as exc:  # the file system refused something no check foresaw: still one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parse_args``, except that a command which forwards its arguments (``train``: one REMAINDER
+    argument) gets all of them, options first included; argparse alone rejects ``train --help``."""
+    args, extra = parser.parse_known_args(argv)
+    forward = _forwarding_argument(parser, getattr(args, "command", None))
+    if forward is not None:
+        setattr(args, forward, argv[argv.index(args.command) + 1 :])
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
+    return args
+
+
+def _forwarding_argument(parser: argparse.ArgumentParser, command: str | None) -> str | None:
+    """The dest of ``command``'s only argument when that argument takes the raw rest of the line."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            own = [a for a in action.choices[command]._actions if not isinstance(a, argparse._HelpAction)]
+            if len(own) == 1 and own[0].nargs == argparse.REMAINDER:
+                return own[0].dest
+    return None
 
 
 if __name__ == "__main__":

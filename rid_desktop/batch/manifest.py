@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -101,7 +102,7 @@ class Manifest:
             and entry.get("status") == "protected"
             and entry.get("input_sha256") == input_sha256
             and entry.get("fingerprint") == fingerprint
-            and Path(output).is_file()
+            and os.path.isfile(output)
         )
 
     def candidate(self, output: Path, fingerprint: str) -> dict | None:

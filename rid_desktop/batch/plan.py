@@ -8,6 +8,7 @@ settings, output still present) so a re-run resumes instead of starting over.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,9 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
     input folder (for files: beside their folder), mirroring sub-folders.
 
     Raises:
-        UserError: no inputs, a path that does not exist, or an output folder that cannot be used.
+        UserError: no inputs, a path that does not exist or cannot be opened, an output folder that
+            cannot be used, or one that already holds files RID Desktop did not write at the planned
+            output paths (never overwritten).
     """
     if not inputs:
         raise UserError("no files or folders given")
@@ -82,15 +85,11 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
     walk_roots: list[Path] = []
     for raw in inputs:
         path = Path(os.path.abspath(Path(raw).expanduser()))
-        if path.is_dir():
+        if _input_kind(path) == "folder":
             roots.setdefault(path, [])
             walk_roots.append(path)
-        elif path.is_file():
-            roots.setdefault(path.parent, []).append(path)
-        elif os.path.lexists(path):
-            raise UserError(f"not a file or folder (broken link?): {path}")
         else:
-            raise UserError(f"no such file or folder: {path}")
+            roots.setdefault(path.parent, []).append(path)
 
     output_roots = _output_roots(list(roots), settings)
     skip = {_resolved(root) for root in output_roots.values()}
@@ -116,8 +115,28 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
     used_roots = sorted({item.output_root for item in items}, key=str)
     for out_root in used_roots:
         _check_writable(out_root)
+        _refuse_foreign_files(out_root, [item.output for item in items if item.output_root == out_root])
     warnings = _mark_already_done(items, used_roots, settings)
     return BatchPlan(items, settings, used_roots, problems, warnings)
+
+
+def _input_kind(path: Path) -> str:
+    """'folder' or 'file' for a path given by the user; UserError with a one-line reason otherwise."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.lexists(path):
+            raise UserError(f"not a file or folder (broken link?): {path}") from None
+        raise UserError(f"no such file or folder: {path}") from None
+    except PermissionError:
+        raise UserError(f"permission denied: cannot open {path}") from None
+    except OSError as exc:  # ELOOP (a link pointing at itself), ENAMETOOLONG, I/O errors
+        raise UserError(f"cannot open {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        return "folder"
+    if stat.S_ISREG(info.st_mode):
+        return "file"
+    raise UserError(f"not a file or folder: {path}")
 
 
 def _output_roots(roots: list[Path], settings: ProtectionSettings) -> dict[Path, Path]:
@@ -183,7 +202,7 @@ def _is_output_folder(path: Path, skip: set[Path]) -> bool:
     """Our own outputs are never inputs: named ``*-protected``, holding a manifest, or chosen with -o."""
     if path.name.endswith(OUTPUT_FOLDER_SUFFIX) or _resolved(path) in skip:
         return True
-    return (path / MANIFEST_NAME).exists()
+    return os.path.lexists(path / MANIFEST_NAME)  # False when unreadable: the walk then reports the folder
 
 
 def _unique(output: Path, used: set[Path]) -> Path:
@@ -197,6 +216,13 @@ def _unique(output: Path, used: set[Path]) -> Path:
 
 
 def _check_writable(folder: Path) -> None:
+    try:
+        _check_writable_folder(folder)
+    except OSError as exc:  # e.g. a parent folder we may not even look into
+        raise UserError(f"cannot use the output folder {folder}: {exc.strerror or exc}") from None
+
+
+def _check_writable_folder(folder: Path) -> None:
     if folder.exists():
         if not folder.is_dir():
             raise UserError(f"the output path exists and is not a folder: {folder}")
@@ -211,6 +237,23 @@ def _check_writable(folder: Path) -> None:
         raise UserError(f"the output folder is not writable: {target}")
 
 
+def _refuse_foreign_files(out_root: Path, outputs: list[Path]) -> None:
+    """Never overwrite a file RID Desktop did not write.
+
+    Outputs are only ever written into a folder holding our manifest (the runner creates it before the
+    first image), so an existing output path in a folder *without* one belongs to someone else — e.g.
+    a folder of originals chosen with ``-o``.
+    """
+    if os.path.lexists(out_root / MANIFEST_NAME):
+        return
+    taken = [output for output in outputs if os.path.lexists(output)]
+    if taken:
+        raise UserError(
+            f"the output folder {out_root} already holds files RID Desktop did not write "
+            f"(e.g. {taken[0].relative_to(out_root).as_posix()}); choose another output folder"
+        )
+
+
 def _mark_already_done(items: list[BatchItem], roots: list[Path], settings: ProtectionSettings) -> list[str]:
     """Mark items the manifest shows as done; hashes only files that have a matching entry."""
     fingerprint = settings.fingerprint()
@@ -218,7 +261,7 @@ def _mark_already_done(items: list[BatchItem], roots: list[Path], settings: Prot
     for item in items:
         manifest = manifests[item.output_root]
         entry = manifest.candidate(item.output, fingerprint)
-        if entry and item.output.is_file() and sha256_file(item.source) == entry.get("input_sha256"):
+        if entry and os.path.isfile(item.output) and sha256_file(item.source) == entry.get("input_sha256"):
             item.state = "already-done"
     return [m.warning for m in manifests.values() if m.warning]
 

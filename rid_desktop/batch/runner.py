@@ -91,6 +91,8 @@ def run_batch(
         manifest = manifests.get(item.output_root)
         if manifest is None:
             manifest = manifests[item.output_root] = Manifest.load(item.output_root)
+            if not os.path.lexists(manifest.path):
+                _save_quietly(manifest)  # before any output: an output folder always holds our manifest
         folder = item.output.parent
         if folder not in cleaned:
             remove_stale_temp_files(folder)
@@ -166,6 +168,10 @@ def _record(manifest: Manifest, item: BatchItem, digest, settings, status: str, 
         source_rel=item.relative_source, output=item.output, input_sha256=digest, settings=settings,
         status=status, **extra,
     )
+    _save_quietly(manifest)
+
+
+def _save_quietly(manifest: Manifest) -> None:
     try:
         manifest.save()
     except OutputError:

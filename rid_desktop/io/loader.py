@@ -79,6 +79,9 @@ def decode_image(data: bytes) -> LoadedImage:
     formats.register_heif()
     try:
         with warnings.catch_warnings():
+            # Decoder chatter on damaged files ("Tag data larger than file", "Corrupt EXIF data", ...)
+            # would print multi-line warnings around our one-line reason; only the bomb warning matters.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return _decode(data)
     except UnsupportedImageError:

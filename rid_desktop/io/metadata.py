@@ -102,6 +102,18 @@ def sanitize_exif(exif_bytes: bytes | None, *, strip_gps: bool = True, strip_all
         return None
 
 
+def has_sub_ifds(exif_bytes: bytes | None) -> bool:
+    """True when EXIF bytes (e.g. from :func:`sanitize_exif`) hold an EXIF or GPS sub-IFD."""
+    if not exif_bytes:
+        return False
+    try:
+        exif = Image.Exif()
+        exif.load(exif_bytes)
+        return EXIF_IFD in exif or GPS_IFD in exif
+    except Exception:
+        return False
+
+
 # --- ICC --------------------------------------------------------------------------------------------
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))

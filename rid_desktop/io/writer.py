@@ -101,7 +101,9 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
     elif fmt == "WEBP":
         options.update(lossless=True, quality=80, method=4)  # lossy WebP is 4:2:0, which erases chroma work
     elif fmt == "TIFF":
-        options.update(compression="tiff_adobe_deflate")
+        # Compression goes through libtiff, which cannot write the EXIF / GPS sub-IFDs a camera TIFF
+        # carries ("Error setting from dictionary"); Pillow's own writer can, uncompressed.
+        options.update(compression="raw" if metadata.has_sub_ifds(exif) else "tiff_adobe_deflate")
     elif fmt == "BMP":
         options.pop("icc_profile", None)
     buffer = io.BytesIO()

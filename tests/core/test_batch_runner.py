@@ -221,3 +221,21 @@ def test_end_to_end_with_the_real_rid_engine(tmp_path):
     assert 0 < done.metrics["linf"] <= 8.0 + 1e-3
     with Image.open(done.output) as out:
         assert out.size == (64, 48)
+
+
+def test_each_output_is_complete_on_disk_when_its_image_is_reported_done(tmp_path):
+    """Results are written as soon as each image is done, never held until the end of the batch."""
+    make_tree(tmp_path / "p", n=3)
+    manifest_path = tmp_path / "p-protected" / MANIFEST_NAME
+    checked = 0
+    for event in run_batch(plan_batch([tmp_path / "p"], SETTINGS), SignEngine()):
+        if event.kind == "item_done":
+            with Image.open(event.output) as out:
+                out.load()
+            images = json.loads(manifest_path.read_text())["images"]
+            key = event.output.relative_to(tmp_path / "p-protected").as_posix()
+            assert images[key]["status"] == "protected"
+            later = [p for p in (tmp_path / "p-protected").rglob("img *") if p != event.output]
+            assert len(later) == checked  # only the images before this one exist yet
+            checked += 1
+    assert checked == 3

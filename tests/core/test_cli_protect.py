@@ -143,3 +143,57 @@ def test_protect_end_to_end_with_the_real_default_engine(tmp_path, capsys):
     assert cli.main(["protect", str(tmp_path / "a"), "--device", "cpu"]) == 0
     with Image.open(tmp_path / "a-protected" / "p0.jpg") as out:
         assert out.size == (30, 20)
+
+
+def _every_command_line() -> list[list[str]]:
+    """Every command and sub-command the parser knows, so a new one is covered automatically."""
+    import argparse
+
+    lines = []
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    lines.append([*prefix, name])
+                    walk(sub, [*prefix, name])
+
+    walk(cli.build_parser(), [])
+    return lines
+
+
+COMMAND_LINES = _every_command_line()
+
+
+def test_every_issue_2_command_is_there():
+    assert {"protect", "check", "models", "gui"} <= {line[0] for line in COMMAND_LINES}
+
+
+@pytest.mark.parametrize("line", COMMAND_LINES, ids=[" ".join(line) for line in COMMAND_LINES])
+def test_help_everywhere(line, capsys):
+    assert cli.main([*line, "--help"]) == 0
+    captured = capsys.readouterr()
+    assert "usage:" in captured.out and "Traceback" not in captured.err
+
+
+def test_forwarding_command_gets_its_options_in_order(monkeypatch):
+    from rid_desktop.commands import train
+
+    seen = []
+    monkeypatch.setattr(train, "run", lambda args: seen.append(args.train_args) or 0)
+    assert cli.main(["train", "--kind", "pixel", "--out", "x.safetensors"]) == 0
+    assert cli.main(["train", "x", "--steps", "5"]) == 0
+    assert seen == [["--kind", "pixel", "--out", "x.safetensors"], ["x", "--steps", "5"]]
+    assert cli.main(["protect", "a.jpg", "--no-such-option"]) == 2
+
+
+def test_an_unforeseen_os_error_is_one_line_not_a_traceback(tmp_path, test_engine, monkeypatch, capsys):
+    photos(tmp_path / "a", n=1)
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "a"))
+
+    monkeypatch.setattr(protect, "plan_batch", refused)
+    assert cli.main(["protect", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: Permission denied: {tmp_path / 'a'}"

@@ -253,3 +253,12 @@ def test_icc_profile_is_kept_on_output_and_pixels_put_back_in_its_space(tmp_path
     again = load_image(dst)
     error = np.abs(again.rgb - loaded.rgb) * 255  # two 8-bit roundings in different spaces
     assert error.mean() < 1.0 and np.percentile(error, 99) <= 4
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PNG"])
+def test_16bit_grey_keeps_its_values(fmt):
+    values = np.random.default_rng(4).integers(0, 65536, (9, 11), dtype=np.uint16)
+    image = Image.frombytes("I;16", (11, 9), values.astype("<u2").tobytes())
+    loaded = decode_image(encode(image, fmt))
+    assert loaded.bit_depth == 16 and loaded.rgb.shape == (9, 11, 3)
+    np.testing.assert_allclose(loaded.rgb[..., 1] * 65535, values, atol=0.02)

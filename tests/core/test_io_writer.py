@@ -181,3 +181,31 @@ def test_stale_temp_files_are_removed(tmp_path):
     (tmp_path / "keep.png").write_bytes(b"x")
     assert writer.remove_stale_temp_files(tmp_path) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+@pytest.mark.parametrize("keep_gps", [False, True])
+def test_tiff_with_camera_exif_is_written_with_its_metadata_policy(tmp_path, keep_gps):
+    """Camera TIFFs carry EXIF and GPS sub-IFDs, which libtiff (TIFF compression) cannot write."""
+    source = Image.fromarray(photo())
+    data = encode(source, "TIFF", exif=gps_exif(), icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    loaded = decode_image(data)
+    protected = nudged(loaded)
+    dst = save_protected(loaded, protected, tmp_path / "scan.tif", OutputSettings(strip_gps=not keep_gps))
+    with Image.open(dst) as written:
+        assert written.format == "TIFF" and written.size == (56, 40)
+        assert written.info.get("icc_profile") == loaded.icc_profile
+        exif = written.getexif()
+        assert exif.get(0x010F) == "TestCam"
+        assert exif.get_ifd(0x8769).get(0x9003) == "2021:06:01 10:00:00"
+        assert bool(exif.get_ifd(0x8825)) == keep_gps
+    expected = np.round(protected[0].permute(1, 2, 0).numpy() * 255)
+    np.testing.assert_array_equal(np.round(load_image(dst).rgb * 255), expected)
+
+
+def test_default_jpeg_output_is_quality_95_and_444(tmp_path):
+    loaded = decode_image(encode(Image.fromarray(photo()), "JPEG", quality=80, subsampling=2))
+    dst = save_protected(loaded, nudged(loaded), tmp_path / "d.jpg", OutputSettings())
+    reference = Image.open(io.BytesIO(encode(Image.fromarray(photo()), "JPEG", quality=95)))
+    with Image.open(dst) as written:
+        assert JpegImagePlugin.get_sampling(written) == 0
+        assert written.quantization == reference.quantization

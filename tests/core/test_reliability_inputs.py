@@ -167,6 +167,7 @@ def test_symlink_loops_are_walked_once(tmp_path):
     os.symlink(folder / "a", folder / "again")
     plan = plan_batch([folder], SETTINGS)
     assert [item.source.name for item in plan.items] == ["x.jpg"]
+    assert plan.problems == []  # each folder walked once: never down the loop until the OS says ELOOP
 
 
 def test_file_vanishing_during_the_batch(tmp_path):
@@ -233,3 +234,81 @@ def test_directly_named_unsupported_file_fails_with_its_reason(tmp_path):
     events = list(run_batch(plan_batch([notes], SETTINGS), SignEngine()))
     (failed,) = [e for e in events if e.kind == "item_failed"]
     assert "not an image" in failed.message
+
+
+def test_damaged_files_print_no_decoder_warnings():
+    """Pillow warns on some damaged files; a person must see our one line only, not library warnings."""
+    import warnings
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, format="TIFF")
+    data = bytearray(buffer.getvalue())
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (count,) = struct.unpack("<H", data[ifd : ifd + 2])
+    for i in range(count):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 258:  # BitsPerSample: claim far more values
+            data[entry + 4 : entry + 8] = struct.pack("<I", 100_000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert reason(bytes(data))
+    assert [str(w.message) for w in caught] == []
+
+
+def _deny(monkeypatch, locked: Path) -> None:
+    """Make ``locked`` (a folder) unreadable and untraversable, simulated when running as root."""
+    locked.chmod(0)
+    if not os.access(locked, os.R_OK):
+        return  # a normal user: the real permissions do it
+    real_stat, real_scandir = os.stat, os.scandir
+
+    def stat(path, *args, **kwargs):
+        if str(path).startswith(str(locked) + os.sep):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    def scandir(path="."):
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "stat", stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_unreadable_sub_folder_is_reported_and_the_batch_continues(tmp_path, monkeypatch):
+    folder = tmp_path / "p"
+    (folder / "locked").mkdir(parents=True)
+    (folder / "fine.jpg").write_bytes(jpeg_bytes())
+    (folder / "locked" / "hidden-away.jpg").write_bytes(jpeg_bytes())
+    try:
+        _deny(monkeypatch, folder / "locked")
+        plan = plan_batch([folder], SETTINGS)
+        events = list(run_batch(plan, SignEngine()))
+    finally:
+        (folder / "locked").chmod(0o755)
+    (failed,) = [e for e in events if e.kind == "item_failed"]
+    assert failed.source == folder / "locked" and "permission denied" in failed.message.lower()
+    assert "\n" not in failed.message and events[-1].summary.done == 1
+
+
+def test_input_inside_an_unreadable_folder_is_a_one_line_usage_error(tmp_path, monkeypatch):
+    from rid_desktop.errors import UserError
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "x.jpg").write_bytes(jpeg_bytes())
+    try:
+        _deny(monkeypatch, locked)
+        with pytest.raises(UserError, match="permission denied"):
+            plan_batch([locked / "x.jpg"], SETTINGS)
+    finally:
+        locked.chmod(0o755)
+
+
+def test_a_link_pointing_at_itself_is_a_one_line_usage_error(tmp_path):
+    from rid_desktop.errors import UserError
+
+    os.symlink(tmp_path / "self.jpg", tmp_path / "self.jpg")
+    with pytest.raises(UserError, match="self.jpg"):
+        plan_batch([tmp_path / "self.jpg"], SETTINGS)

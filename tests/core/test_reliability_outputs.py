@@ -155,3 +155,43 @@ def test_originals_are_never_opened_for_writing(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", watch_os)
     assert list(run_batch(plan_batch([tmp_path / "in"], ProtectionSettings()), SignEngine()))[-1].summary.done == 3
     assert unchanged(hashes)
+
+
+def test_files_in_a_chosen_output_folder_that_we_did_not_write_are_never_overwritten(tmp_path):
+    hashes = album(tmp_path / "downloads")
+    originals = album(tmp_path / "pictures")  # someone's photos, same names, chosen with -o by mistake
+    settings = ProtectionSettings(output=OutputSettings(output_dir=tmp_path / "pictures"))
+    with pytest.raises(UserError, match="did not write"):
+        plan_batch([tmp_path / "downloads"], settings)
+    assert unchanged(hashes) and unchanged(originals)
+    assert not (tmp_path / "pictures" / MANIFEST_NAME).exists()
+
+
+def test_an_existing_folder_with_other_names_or_our_manifest_is_used(tmp_path):
+    album(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("unrelated")
+    settings = ProtectionSettings(output=OutputSettings(output_dir=out))
+    assert list(run_batch(plan_batch([tmp_path / "in"], settings), SignEngine()))[-1].summary.done == 3
+    (out / "p0.jpg").unlink()  # our own outputs, in a folder with our manifest, can be redone
+    again = ProtectionSettings(eps=4 / 255, output=OutputSettings(output_dir=out))
+    assert list(run_batch(plan_batch([tmp_path / "in"], again), SignEngine()))[-1].summary.done == 3
+    assert (out / "notes.txt").read_text() == "unrelated"
+
+
+def test_the_manifest_exists_before_the_first_output_is_written(tmp_path, monkeypatch):
+    """So a kill between an output and its manifest entry never makes our own output look foreign."""
+    from rid_desktop.batch import runner
+
+    album(tmp_path / "in", n=2)
+    real_save = runner.save_protected
+    seen = []
+
+    def save(loaded, protected, dst, output):
+        seen.append((tmp_path / "in-protected" / MANIFEST_NAME).is_file())
+        return real_save(loaded, protected, dst, output)
+
+    monkeypatch.setattr(runner, "save_protected", save)
+    assert list(run_batch(plan_batch([tmp_path / "in"], ProtectionSettings()), SignEngine()))[-1].summary.done == 2
+    assert seen == [True, True]
