@@ -15,6 +15,7 @@ from pathlib import Path
 from rid_desktop.strength import PRESETS
 
 DEFAULT_ENGINE = "rid"
+ENGINE_CHOICES = ("rid", "dwt-chroma", "both", "iterative", "iterative-chroma")  # every registered engine
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,20 @@ def isolated_app_dirs(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def one_torch_thread():
+    """Small convolutions run far faster on one thread on a busy 2-core machine; restored after.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def shared_models() -> Path:
     """../shared/models with the TAEF2 surrogate weights."""
     if not (SHARED_MODELS / "taef2_encoder.pth").is_file():

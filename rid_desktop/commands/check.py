@@ -21,10 +21,9 @@ from rid_desktop.checks.diffpure import DIFFPURE_MODEL_ENV
 from rid_desktop.checks.purifiers import DEFAULT_SPECS, list_purifiers, parse_purifiers
 from rid_desktop.checks.report import DEFAULT_MAX_SIDE, CheckReport, build_check_report, centre_region
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE
+from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES
 from rid_desktop.strength import DEFAULT_STRENGTH, describe, parse_strength
 
-ENGINE_CHOICES = ["rid", "dwt-chroma", "iterative", "iterative-chroma", "both"]
 CONTEXT_MARGIN = 32
 
 

@@ -18,10 +18,9 @@ from tqdm import tqdm
 from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.batch.events import BatchSummary
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
+from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES, OutputSettings, ProtectionSettings
 from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
 
-ENGINE_CHOICES = ["rid", "dwt-chroma", "iterative", "both"]
 
 
 def register(subparsers) -> None:

@@ -10,13 +10,7 @@ from PIL import Image
 from rid_desktop.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run far faster on one thread on a busy 2-core machine; restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _save(path, array):
@@ -120,7 +114,7 @@ def test_a_protected_copy_of_another_size_fails_that_image(shared_models, photo_
 
 
 def test_every_registered_engine_can_be_checked():
-    from rid_desktop.commands.check import ENGINE_CHOICES
+    from rid_desktop.settings import ENGINE_CHOICES
     from rid_desktop.engines import list_engines
 
     assert sorted(ENGINE_CHOICES) == sorted(e.name for e in list_engines())

@@ -14,13 +14,7 @@ from rid_desktop.checks.purifiers import parse_purifier
 from rid_desktop.errors import ModelError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run far faster on one thread on a busy 2-core machine; restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny_unet():

@@ -21,13 +21,7 @@ EPS = 8 / 255
 SEVERITY = {"survives": 0, "weakened": 1, "removed": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run far faster on one thread on a busy 2-core machine; restored after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 _CACHE: dict = {}  # the PGD scene and its reports are computed once for this module

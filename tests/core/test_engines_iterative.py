@@ -19,12 +19,7 @@ from rid_desktop.engines.wavelets import CB_LIMIT, CR_LIMIT, rgb_to_ycbcr
 EPS = 8 / 255
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_encoder(seed: int) -> nn.Module:

@@ -16,12 +16,7 @@ from rid_desktop.engines.rid_dit import OFFICIAL_INPUT_SIZE, OfficialRIDGenerato
 SMALL_512 = dict(hidden_size=32, depth=1, num_heads=2, num_classes=10)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

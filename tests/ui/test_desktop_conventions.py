@@ -219,12 +219,11 @@ def test_light_and_dark_palette_changes_redraw_the_library(make_window, qtbot, d
         app.setPalette(original)
 
 
-def test_preview_work_around_the_engine_stays_small_for_one_megapixel(make_window, qtbot, dropper, tmp_path, make_rgb):
-    """The strength slider must re-preview a 1 MP image in under a second on the CPU.
+def test_strength_change_re_previews_a_one_megapixel_photo(make_window, qtbot, dropper, tmp_path, make_rgb):
+    """Moving the strength slider re-previews the selected photo at about 1 MP with the new budget.
 
-    The generator's own time is the core's (measured in docs/benchmarks.md); what the UI adds —
-    downscale, metrics, heat map, QImage conversion — must stay a small part of that second. Measured
-    with an engine that costs nothing, on the second preview (decoded image cached, as when dragging).
+    How long that takes is a benchmark figure (``python -m bench``: "GUI preview of a 1 MP photo"),
+    not a timed test; here an engine that costs nothing proves the path re-runs at full preview size.
     """
     from PIL import Image
 
@@ -236,15 +235,13 @@ def test_preview_work_around_the_engine_stays_small_for_one_megapixel(make_windo
     _load(window, qtbot, dropper, folder, 1)
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.waitUntil(lambda: window.preview_result is not None, timeout=20000)
-    seconds = []
-    for value in (5, 6, 7):  # best of three: the test machine is shared with other jobs
+    for value in (5, 6, 7):
         window.settings_panel.strength_slider.setValue(value)
         qtbot.waitUntil(lambda value=value: window.preview_result.eps == value / 255, timeout=20000)
-        seconds.append(window.preview_result.seconds)
+        result = window.preview_result
+        assert abs(result.metrics.linf_255 - value) < 0.51  # the preview shows the new budget's change
     h, w = window.preview_result.original.shape[-2:]
-    assert h * w > 0.9e6
-    print(f"UI work for a {w}x{h} preview: {', '.join(f'{s * 1000:.0f}' for s in seconds)} ms")
-    assert min(seconds) < 0.4
+    assert 0.9e6 < h * w <= 1.05e6
 
 
 class _Free:
