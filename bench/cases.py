@@ -297,7 +297,30 @@ def check_costs(cfg: BenchConfig, log: Log = _log_default) -> dict:
                        repeats=cfg.slow_repeats, warmup=0)  # encoder already warm (protection scoring)
         results[spec] = {"label": purifier.label, "purifier": alone.to_dict(), "full_check": full.to_dict()}
         log(f"  purifier {alone.median_s:.3f} s, full check {full.median_s:.2f} s")
-    return {"size": size, "checks": results}
+    return {"size": size, "checks": results, "preview": preview_cost(cfg, log)}
+
+
+def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
+    """What moving the GUI's strength slider costs on a cached ~1 MP preview (issue 6: < 1 s on CPU):
+    the default engine at the new budget, then the preview's metrics and heat map — the core work of
+    ``ui.workers.PreviewService.compute_preview`` without the Qt image conversion."""
+    from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
+    from rid_desktop.engines import create_engine
+
+    h, w = (96, 128) if cfg.quick else (864, 1152)  # 1.0 MP, the preview's pixel budget
+    image = inputs.to_tensor(inputs.photo_like(h, w, seed=5))
+    engine = create_engine("rid")
+    budgets = [4 / 255, 8 / 255, 12 / 255]
+
+    def one(i: int) -> None:
+        eps = budgets[i % len(budgets)]
+        protected = engine.protect(image, eps, seed=0)
+        compute_metrics(image, protected)
+        perturbation_heatmap(image, protected, scale=eps)
+
+    timing = measure(one, repeats=cfg.repeats, warmup=1)
+    log(f"preview of a {h}x{w} photo: {timing.median_s:.3f} s")
+    return {"hw": [h, w], "timing": timing.to_dict()}
 
 
 # --- thumbnails ---------------------------------------------------------------------------------

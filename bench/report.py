@@ -16,6 +16,7 @@ TARGETS = {
     "vs_official": 10.0,
     "vs_pgd100": 300.0,
     "batch_growth": 1.05,  # peak RSS of the large batch <= 5 % above the small one
+    "preview_1mp_s": 1.0,  # GUI strength-slider preview of a 1 MP photo (issue 6)
 }
 
 
@@ -101,6 +102,10 @@ def target_rows(results: dict) -> list[list[str]]:
                      _verdict(growth <= TARGETS["batch_growth"])])
     else:
         rows.append(["Batch peak memory does not grow", "n/a", "n/a"])
+
+    preview = ((results.get("checks") or {}).get("preview") or {}).get("timing", {}).get("median_s")
+    rows.append(["GUI preview of a 1 MP photo after a strength change <= 1 s (issue 6)", f"{_fmt(preview, 3)} s",
+                 _verdict(None if preview is None else preview <= TARGETS["preview_1mp_s"])])
 
     prot = (rid.get("protection") or {}).get("ratio_vs_noise")
     prot_pgd = (speed.get(long_pgd, {}).get("protection") or {}).get("ratio_vs_noise")
@@ -211,7 +216,15 @@ def checks_section(results: dict) -> list[str]:
         ["check", "purifier", "purifier alone, s", "full check, s"], rows) + [
         "Full check = `rid_desktop.checks.build_check_report` with that one purifier and no thumbnails: the "
         "purifier on the original, protected and noise images of the scored centre crop (512 px) plus the "
-        "TAEF2 scoring before and after.", ""]
+        "TAEF2 scoring before and after.", ""] + _preview_lines(block.get("preview"))
+
+
+def _preview_lines(preview: dict | None) -> list[str]:
+    if not preview:
+        return []
+    h, w = preview["hw"]
+    return [f"GUI strength-slider preview of a {h}x{w} photo (default engine + metrics + heat map): "
+            f"**{_fmt(preview['timing']['median_s'], 3)} s** (median).", ""]
 
 
 def thumbnails_section(results: dict) -> list[str]:

@@ -100,3 +100,19 @@ def test_report_renders_pass_and_fail_from_results():
     assert rows[">= 300x fast"] == "**pass**"
     assert rows["Batch peak m"] == "**FAIL**"  # grew by 40 %
     assert "| **rid** |" in report.render_markdown(results)
+
+
+def test_preview_cost_times_the_slider_preview_and_the_report_judges_it(shared_models):
+    from bench.cases import preview_cost
+    from bench.config import BenchConfig
+
+    preview = preview_cost(BenchConfig.quick_config(repeats=1), log=lambda message: None)
+    assert preview["hw"] == [96, 128] and preview["timing"]["median_s"] > 0
+    verdict = {}
+    for seconds in (0.3, 1.7):
+        results = {"config": {"pgd_steps": [20, 100]}, "checks": {"size": 96, "checks": {},
+                                                                   "preview": dict(preview, timing={"median_s": seconds})}}
+        verdict[seconds] = next(row[2] for row in report.target_rows(results) if row[0].startswith("GUI preview"))
+    assert verdict == {0.3: "**pass**", 1.7: "**FAIL**"}
+    assert "strength-slider preview" in "\n".join(report.checks_section({"checks": {"size": 96, "checks": {},
+                                                                                     "preview": preview}}))
