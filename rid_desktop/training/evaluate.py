@@ -31,6 +31,25 @@ from rid_desktop.training.data import center_crops
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
 
 
+def build_engines(specs) -> dict[str, object]:
+    """Engines by label from ``NAME`` or ``NAME:MODEL_PATH`` specs (e.g. ``rid:runs/pixel-fixed8.safetensors``).
+
+    A model path lets one table compare candidate checkpoints (budget-conditioned vs one per preset)
+    under the engine that ships them; the label is ``NAME[file stem]``.
+    """
+    built = {}
+    for spec in specs:
+        name, _, model = spec.partition(":")
+        label = f"{name}[{Path(model).stem}]" if model else name
+        key = "chroma_model_path" if name == "dwt-chroma" else "model_path"
+        built[label] = create_engine(name, **{key: model}) if model else create_engine(name)
+    return built
+
+
+def _is_chroma(method: str) -> bool:
+    return method.split("[", 1)[0] in CHROMA_ENGINES
+
+
 def jpeg_420(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
     """Real JPEG re-save with 4:2:0 chroma subsampling, as social networks do. (B,3,H,W) -> same."""
     out = []
@@ -73,7 +92,7 @@ def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), streng
     names = [p.name for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}][: len(images)]
     encoder = load_encoder()
     objective = SurrogateObjective([encoder])
-    built = {name: create_engine(name) for name in engines}
+    built = build_engines(engines)
     rows: list[Row] = []
     gen = torch.Generator().manual_seed(seed)
     for i, x in enumerate(images):
@@ -124,7 +143,7 @@ def summarize(rows: list[Row]) -> list[dict]:
             group = [v for (img, e), v in by_key.items() if e == eps255 and m in v]
             if not group:
                 continue
-            base = "noise-chroma" if m in CHROMA_ENGINES else "noise"
+            base = "noise-chroma" if _is_chroma(m) else "noise"
             ratio = [g[m].distortion / max(g[base].distortion, 1e-12) for g in group]
             ratio_j = [g[m].distortion_jpeg / max(g[base].distortion_jpeg, 1e-12) for g in group]
             row = {
@@ -167,6 +186,34 @@ def write_reports(rows: list[Row], summary: list[dict], out_dir: str | Path) -> 
     paths["md"].write_text("\n".join(lines) + "\n")
     _plot(summary, paths["png"])
     return paths
+
+
+def write_comparison(folder: str | Path, out_path: str | Path, *, engines=("rid", "dwt-chroma"), eps255: float = 8,
+                     size: int = 384, limit: int = 3) -> Path:
+    """A side-by-side sheet (PNG, or JPEG q95 4:4:4 by suffix) for looking at the outputs: one row per photo, columns original, each
+    engine's protected copy (8-bit, as saved) and its change amplified 10x around mid-grey."""
+    from rid_desktop.checks.metrics import amplified_perturbation
+
+    images = center_crops(folder, size, limit=limit)
+    built = build_engines(engines)
+    rows = []
+    with torch.no_grad():
+        for x in images:
+            x = x[None]
+            tiles = [x]
+            for engine in built.values():
+                out = quantize(engine.protect(x, eps255 / 255, seed=0))
+                tiles += [out, amplified_perturbation(x, out)]
+            rows.append(torch.cat(tiles, -1))
+    sheet = torch.cat(rows, -2)[0].permute(1, 2, 0).clamp(0, 1).numpy()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.fromarray((sheet * 255).round().astype(np.uint8))
+    if out_path.suffix.lower() in {".jpg", ".jpeg"}:  # docs-sized: q95 4:4:4 keeps the texture visible
+        picture.save(out_path, quality=95, subsampling=0)
+    else:
+        picture.save(out_path)
+    return out_path
 
 
 def _plot(summary: list[dict], path: Path) -> None:

@@ -77,3 +77,18 @@ def test_eval_command_writes_table_and_plot(tmp_path, make_rgb, shared_models):
         assert f"| {method} |" in table
     assert (out / "eval.png").stat().st_size > 1000
     assert len((out / "eval.csv").read_text().splitlines()) == 1 + 2 * 5  # header + images x methods
+    sheet = Image.open(out / "comparison.jpg")
+    assert sheet.size == (64 * 5, 64 * 2)  # original + 2 engines x (protected, change); one row per photo
+
+
+def test_eval_compares_a_named_checkpoint(tmp_path, make_rgb, shared_models):
+    from rid_desktop.models.registry import locate
+    from rid_desktop.training.evaluate import evaluate_folder
+
+    data = _folder(tmp_path, make_rgb, n=1, size=48)
+    rows = evaluate_folder(data, engines=["rid", f"rid:{locate('rid-compact-pixel')}"], strengths=[8], size=48,
+                           pgd_steps=0, progress=None)
+    methods = {r.method: r for r in rows}
+    assert "rid[rid-compact-pixel]" in methods
+    # the same checkpoint through the named spec gives the same protection as the default engine
+    assert abs(methods["rid[rid-compact-pixel]"].distortion - methods["rid"].distortion) < 1e-6
