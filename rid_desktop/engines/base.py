@@ -55,6 +55,16 @@ def project_linf(original: torch.Tensor, candidate: torch.Tensor, eps: float) ->
     return (original + delta).clamp(0.0, 1.0)
 
 
+def add_bounded_delta(original: torch.Tensor, delta: torch.Tensor, eps: float) -> torch.Tensor:
+    """``clip(original + clamp(delta, -eps, eps), 0, 1)`` computed in ``delta``'s own storage.
+
+    Same result as :func:`project_linf` of ``original + delta``, without the three extra
+    full-resolution copies (a 12 MP photo is 144 MB per float copy). ``delta`` is consumed: pass a
+    fresh tensor nobody else holds (what :func:`rid_desktop.engines.tiling.tiled_delta` returns).
+    """
+    return delta.clamp_(-eps, eps).add_(original).clamp_(0.0, 1.0)
+
+
 def check_image_tensor(image: torch.Tensor) -> None:
     """Validate the (B, 3, H, W) float [0, 1] contract at the engine boundary."""
     if image.ndim != 4 or image.shape[1] != 3:

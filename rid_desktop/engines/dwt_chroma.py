@@ -42,4 +42,4 @@ class DWTChromaEngine:
         with torch.inference_mode():
             delta = tiled_delta(lambda t: self.delta(t, eps), x, tile=self.tile, overlap=self.overlap,
                                 batch=self.tile_batch, align=2, progress=progress)
-            return (x + delta).clamp(0, 1).to(image.device, image.dtype)
+            return delta.add_(x).clamp_(0, 1).to(image.device, image.dtype)  # in place: no extra 12 MP copies

@@ -11,7 +11,7 @@ import contextlib
 
 import torch
 
-from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine
+from rid_desktop.engines.base import ProgressFn, add_bounded_delta, check_image_tensor, register_engine
 from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator, to_device
 from rid_desktop.engines.tiling import tiled_delta
 
@@ -56,4 +56,4 @@ class RIDEngine:
         with torch.inference_mode():
             delta = tiled_delta(delta_fn, x, tile=self.tile, overlap=self.overlap, batch=self.tile_batch,
                                 fixed_size=self.official, progress=progress)
-            return project_linf(x, x + delta, eps).to(image.device, image.dtype)
+            return add_bounded_delta(x, delta, eps).to(image.device, image.dtype)

@@ -86,11 +86,11 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
         planes = [rgb] if alpha is None else [rgb, alpha[..., None]]
         pixels = np.round(np.clip(np.concatenate(planes, axis=2), 0, 1) * 65535).astype(np.uint16)
         return png16.encode_png16(pixels, icc_profile=icc, exif=exif)
-    image = Image.fromarray(np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8), "RGB")
+    image = Image.fromarray(_to_uint8(rgb), "RGB")
     if icc and not metadata.is_srgb_profile(icc):
         image = metadata.from_srgb(image, icc)  # back into the space the embedded profile describes
     if alpha is not None:
-        image.putalpha(Image.fromarray(np.round(np.clip(alpha, 0, 1) * 255).astype(np.uint8), "L"))
+        image.putalpha(Image.fromarray(_to_uint8(alpha), "L"))
     options: dict = {}
     if icc:
         options["icc_profile"] = icc
@@ -197,3 +197,11 @@ def _remove_quietly(path: Path) -> int:
         return 1
     except OSError:
         return 0
+
+
+def _to_uint8(values: np.ndarray) -> np.ndarray:
+    """[0, 1] floats -> uint8, rounding, with one float temporary (not three) for 12 MP photos."""
+    scaled = np.clip(values, 0, 1)
+    scaled *= 255
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
