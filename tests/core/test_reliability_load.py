@@ -42,11 +42,11 @@ class SignEngine:
         return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
 
 
-def run_and_sample(folder: Path, warmup: int) -> tuple[int, float, float, float]:
+def run_and_sample(folder: Path, warmup: int, engine=None) -> tuple[int, float, float, float]:
     """Run the batch; RSS after ``warmup`` images and at the end. Returns (done, rss_warm, rss_end, seconds)."""
     start = time.monotonic()
     done, rss_warm = 0, None
-    for event in run_batch(plan_batch([folder], ProtectionSettings()), SignEngine()):
+    for event in run_batch(plan_batch([folder], ProtectionSettings()), engine or SignEngine()):
         if event.kind == "item_done":
             done += 1
             if done == warmup:
@@ -69,14 +69,19 @@ def test_thousand_small_images_flat_memory(tmp_path):
 
 
 def test_twenty_large_images_flat_memory(tmp_path):
+    """20 camera-sized (7.7 MP) photos through the real default generator, tiled at native size."""
+    from rid_desktop.engines import create_engine
+
     folder = tmp_path / "large"
     folder.mkdir()
     rng = np.random.default_rng(1)
     base = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
     for i in range(20):
-        tile = np.kron(np.roll(base, i, axis=1), np.ones((8, 8, 1), np.uint8))  # 1024 x 768
+        tile = np.kron(np.roll(base, i, axis=1), np.ones((25, 25, 1), np.uint8))  # 3200 x 2400
         Image.fromarray(tile).save(folder / f"big{i:02d}.jpg", quality=90)
-    done, warm, end, seconds = run_and_sample(folder, warmup=5)
+    done, warm, end, seconds = run_and_sample(folder, warmup=5, engine=create_engine("rid"))
     print(f"20 large images: {seconds:.1f} s, RSS {warm:.1f} -> {end:.1f} MiB")
     assert done == 20
     assert end - warm < 60, f"memory grew by {end - warm:.1f} MiB over 15 large images"
+    protected = sorted((tmp_path / "large-protected").glob("*.jpg"))
+    assert len(protected) == 20 and Image.open(protected[0]).size == (3200, 2400)
