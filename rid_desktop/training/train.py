@@ -30,6 +30,7 @@ from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sam
 from rid_desktop.models.surrogates import load_encoder
 from rid_desktop.training.data import CropSampler, center_crops
 from rid_desktop.training.export import save_generator
+from rid_desktop.training.warm_start import warm_start
 
 
 def random_sign_noise(image: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
@@ -81,6 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--mask-floor", type=float, default=GeneratorConfig.mask_floor,
                    help="pixel: budget share on flat regions (texture mask); 1.0 = no mask")
     p.add_argument("--rms-cap", type=float, default=0.56, help="pixel: rms(delta)/eps cap (0 = off)")
+    p.add_argument("--pattern", type=int, default=0, help="pixel: period (px) of a learned universal pattern; 0 = none")
+    p.add_argument("--init", default=None,
+                   help="start from this trained generator (same or narrower; function-preserving growth)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--log-every", type=int, default=50)
@@ -96,13 +100,21 @@ def main(argv: list[str] | None = None) -> None:
 
     config = GeneratorConfig(kind=args.kind, width=args.width, depth=args.depth, scale=args.scale,
                              mask_floor=args.mask_floor,
-                             rms_cap=args.rms_cap if args.kind == "pixel" else 0.0)
+                             rms_cap=args.rms_cap if args.kind == "pixel" else 0.0,
+                             pattern=args.pattern if args.kind == "pixel" else 0)
     net = build_generator(config).to(device)
+    if args.init and not state_path.exists():
+        grown = warm_start(net, args.init)
+        print(f"started from {args.init}" + (f" (grew {len(grown)} tensors)" if grown else ""))
     # The output layer gets a larger learning rate: its bias is the universal part of the pattern and
     # must travel to tanh saturation (|raw| ~ 2); at the trunk's rate that takes ~1000 steps, which
-    # is most of a CPU run (measured: 1.6x noise after 200 steps at one rate for all).
-    tail = [p for n, p in net.named_parameters() if n.startswith("body.tail.")]
-    trunk = [p for n, p in net.named_parameters() if not n.startswith("body.tail.")]
+    # is most of a CPU run (measured: 1.6x noise after 200 steps at one rate for all). The universal
+    # pattern is bias-like too.
+    def is_output(name: str) -> bool:
+        return name.startswith("body.tail.") or name == "universal"
+
+    tail = [p for n, p in net.named_parameters() if is_output(n)]
+    trunk = [p for n, p in net.named_parameters() if not is_output(n)]
     opt = torch.optim.AdamW([{"params": trunk, "lr_scale": 1.0}, {"params": tail, "lr_scale": args.tail_lr_scale}],
                             lr=args.lr, weight_decay=1e-5)
     step, elapsed_before, best = 0, 0.0, -1.0

@@ -92,3 +92,43 @@ def test_eval_compares_a_named_checkpoint(tmp_path, make_rgb, shared_models):
     assert "rid[rid-compact-pixel]" in methods
     # the same checkpoint through the named spec gives the same protection as the default engine
     assert abs(methods["rid[rid-compact-pixel]"].distortion - methods["rid"].distortion) < 1e-6
+
+
+def test_universal_pattern_repeats_with_its_period_and_round_trips():
+    net = PixelGenerator(GeneratorConfig(width=8, depth=1, pattern=16))
+    with torch.no_grad():
+        net.universal.normal_()
+    tiled = net.universal_pattern(40, 37)
+    assert tiled.shape == (1, 3, 40, 37)
+    assert torch.equal(tiled[..., 16:32, 16:32], tiled[..., :16, :16])
+    assert torch.equal(tiled[..., 32:, :], tiled[..., : 40 - 32, :])
+    config = GeneratorConfig.from_metadata(net.config.to_metadata())
+    assert config.pattern == 16
+    assert PixelGenerator(GeneratorConfig(width=8, depth=1)).universal is None  # older files: no pattern
+
+
+def test_warm_start_grows_a_generator_without_changing_its_output(tmp_path):
+    from rid_desktop.training.export import save_generator
+    from rid_desktop.training.warm_start import warm_start
+
+    small_config = GeneratorConfig(width=8, depth=2)
+    small = PixelGenerator(small_config)
+    with torch.no_grad():
+        small.body.tail.weight.normal_(std=0.5)  # a "trained" output layer, not the near-zero init
+    path = tmp_path / "small.safetensors"
+    save_generator(small, small_config, path)
+    big = PixelGenerator(GeneratorConfig(width=16, depth=2, pattern=32))
+    grown = warm_start(big, path)
+    assert "body.head.weight" in grown and "body.tail.bias" not in grown
+    x = torch.rand(2, 3, 24, 40)
+    small.eval(), big.eval()
+    with torch.no_grad():
+        assert torch.allclose(small(x, 8 / 255), big(x, 8 / 255), atol=1e-7)
+    # the new channels are alive (non-zero head rows) so training can use them
+    assert big.body.head.weight[8:].abs().sum() > 0
+    try:
+        warm_start(PixelGenerator(GeneratorConfig(width=4, depth=2)), path)
+    except ValueError as exc:
+        assert "cannot grow" in str(exc)
+    else:
+        raise AssertionError("shrinking must be refused")
