@@ -43,7 +43,7 @@ def test_default_pixel_generator_beats_noise_within_the_psnr_floor(photos, share
     assert (protected - photos).abs().max() <= EPS + 1e-6
     noise = random_sign_noise(photos, EPS, torch.Generator().manual_seed(0))
     ratio = _ratio(SurrogateObjective([load_encoder()]), photos, protected, noise)
-    assert ratio > 1.8, f"default generator only {ratio:.2f}x random noise (card: 2.34x on 33 photos)"
+    assert ratio > 2.5, f"default generator only {ratio:.2f}x random noise (card: 3.19x on 33 photos)"
 
 
 def test_chroma_generator_beats_chroma_noise_and_keeps_luma(photos, shared_models):
