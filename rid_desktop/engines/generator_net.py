@@ -2,8 +2,9 @@
 
 Both run their trunk at 1/8 resolution (pixel-unshuffle by 8, the stride of the VAE encoders they
 attack), so a 512x512 photo costs 3.8 GFLOP at width 64 (15 GFLOP at width 128, the shipped pixel
-generator) — a few hundredths of a second on two CPU cores — yet pixel-shuffle gives every output pixel its own value. The output layer's bias is, in effect,
-a learned universal 8x8 pattern; the trunk adapts it to each image.
+generator) — a few hundredths of a second on two CPU cores — yet pixel-shuffle gives every output
+pixel its own value. The output layer's bias is, in effect, a learned universal 8x8 pattern; the
+trunk adapts it to each image.
 
 * :class:`PixelGenerator` — RGB in, RGB perturbation out: ``delta = eps * tanh(raw) [* mask]``,
   then scaled down per image so that ``rms(delta) <= rms_cap * eps`` (PSNR >= 35 dB at 8/255 by
@@ -13,8 +14,8 @@ a learned universal 8x8 pattern; the trunk adapts it to each image.
   cap already bounds visibility. The budget ``eps`` is an input channel, so one network serves
   every preset.
   An optional learned universal pattern with a period longer than 8 px (``pattern``) is added
-  before the tanh: the output bias alone can only repeat every 8 px, and a longer period fits the
-  encoder's deeper, coarser features better.
+  before the tanh (the output bias alone can only repeat every 8 px). Measured on the shipped
+  network it adds little (3.20x vs 3.18x noise without it): the image-adaptive trunk does the work.
 * :class:`ChromaGenerator` — Haar sub-band mosaic of Y/Cb/Cr in, Cb/Cr sub-band perturbation out,
   bounded in the wavelet domain; luma is never touched.
 """

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from rid_desktop.errors import ModelError
 from rid_desktop.models.loading import load_state_dict
 
 
@@ -28,7 +29,8 @@ def grow_tensor(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     inputs into old outputs become zero. Biases and 1-d tensors: old part copied, new part kept.
     """
     if source.dim() != target.dim() or any(s > t for s, t in zip(source.shape, target.shape)):
-        raise ValueError(f"cannot grow a tensor of shape {tuple(source.shape)} into {tuple(target.shape)}")
+        raise ModelError(f"cannot grow a tensor of shape {tuple(source.shape)} into {tuple(target.shape)} "
+                         "(--init needs a generator no wider than the one being trained)")
     out = target.detach().clone()
     if source.dim() >= 2:
         old_out, old_in = source.shape[:2]
@@ -38,12 +40,16 @@ def grow_tensor(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def warm_start(net: nn.Module, path: str | Path) -> list[str]:
-    """Load the generator weights at ``path`` into ``net`` (same or wider); returns the names it grew."""
+    """Load the generator weights at ``path`` into ``net`` (same or wider); returns the names it grew.
+
+    Raises ModelError (a one-line message in the CLI) when the file does not fit ``net``.
+    """
     source = load_state_dict(Path(path))
     target = net.state_dict()
     unknown = sorted(set(source) - set(target))
     if unknown:
-        raise ValueError(f"{Path(path).name} has weights this generator lacks: {', '.join(unknown[:5])}")
+        raise ModelError(f"{Path(path).name} has weights this generator lacks ({', '.join(unknown[:5])}): "
+                         "match its --width/--depth/--pattern or larger")
     grown, merged = [], {}
     for name, tensor in target.items():
         if name not in source:

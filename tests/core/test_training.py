@@ -7,6 +7,7 @@ from PIL import Image
 
 from rid_desktop.engines.generator_loading import read_generator_config
 from rid_desktop.engines.generator_net import GeneratorConfig, PixelGenerator, cap_rms, texture_mask
+from rid_desktop.errors import ModelError
 from rid_desktop.training import train
 
 
@@ -128,7 +129,21 @@ def test_warm_start_grows_a_generator_without_changing_its_output(tmp_path):
     assert big.body.head.weight[8:].abs().sum() > 0
     try:
         warm_start(PixelGenerator(GeneratorConfig(width=4, depth=2)), path)
-    except ValueError as exc:
+    except ModelError as exc:
         assert "cannot grow" in str(exc)
     else:
         raise AssertionError("shrinking must be refused")
+
+
+def test_train_refuses_an_init_file_that_does_not_fit_with_one_line(tmp_path, capsys):
+    from rid_desktop.cli import main
+    from rid_desktop.training.export import save_generator
+
+    config = GeneratorConfig(width=8, depth=1, pattern=16)
+    path = tmp_path / "patterned.safetensors"
+    save_generator(PixelGenerator(config), config, path)
+    code = main(["train", "--out", str(tmp_path / "new.safetensors"), "--width", "8", "--depth", "1",
+                 "--init", str(path), "--steps", "1"])  # no --pattern: the file has weights this net lacks
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "universal" in err and "Traceback" not in err
