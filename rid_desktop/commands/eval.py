@@ -17,6 +17,13 @@ def register(subparsers) -> None:
     p.add_argument("--pgd-steps", type=int, default=20, help="PGD baseline steps (0 to skip)")
     p.add_argument("--comparison", type=int, default=2, metavar="N",
                    help="also write comparison.jpg: N photos, original / protected / change x10 per engine (0: no)")
+    p.add_argument("--chain", action="append", default=None, metavar="CHAIN",
+                   help="score whole photos after a posting chain instead (repeatable): e.g. none, jpeg:75, "
+                        "'post:1080,jpeg:80,train:512', down:1024; 'default' = those four. Adds subtraction "
+                        "attacks, key and cross-photo cosine (L2 latent ratio first, MSE ratio second)")
+    p.add_argument("--upscale-mp", type=float, default=0,
+                   help="with --chain: bicubic-upscale each photo to about this many megapixels first (e.g. 12)")
+    p.add_argument("--no-attacks", action="store_true", help="with --chain: skip the subtraction attacks")
     p.add_argument("-o", "--out", default="eval-report", help="output folder for eval.csv/.md/.png")
     p.set_defaults(handler=run)
 
@@ -37,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise UserError(f"--strengths must be numbers of 255ths, got {args.strengths!r}") from None
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if args.chain:
+        return _run_trip(args, folder, engines, strengths)
     torch.set_grad_enabled(True)
     rows = evaluate_folder(folder, engines=engines, strengths=strengths, size=args.size, limit=args.limit,
                            pgd_steps=args.pgd_steps)
@@ -51,4 +60,25 @@ def run(args: argparse.Namespace) -> int:
         written.append(write_comparison(folder, Path(args.out) / "comparison.jpg", engines=engines, eps255=eps255,
                                         size=args.size, limit=args.comparison))
     print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _run_trip(args, folder, engines, strengths) -> int:
+    """``eval --chain``: whole photos through posting chains (see rid_desktop.training.trip_eval)."""
+    from pathlib import Path
+
+    from rid_desktop.training.trip_eval import DEFAULT_CHAINS, evaluate_trip, summarize_trip, trip_table
+
+    chains = []
+    for c in args.chain:
+        chains += list(DEFAULT_CHAINS) if c == "default" else [c]
+    rows = evaluate_trip(folder, engines=engines, strengths=strengths, chains=tuple(chains),
+                         upscale_mp=args.upscale_mp, limit=args.limit, attacks=not args.no_attacks)
+    title = f"photos upscaled to ~{args.upscale_mp:g} MP" if args.upscale_mp else "photos at native size"
+    table = trip_table(summarize_trip(rows, tuple(chains)), tuple(chains), title=title)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "trip.md").write_text(table)
+    print(table)
+    print(f"wrote {out / 'trip.md'}")
     return 0

@@ -32,7 +32,7 @@ class Engine(Protocol):
         image: torch.Tensor,
         eps: float,
         *,
-        seed: int = 0,
+        seed: int | None = None,
         progress: ProgressFn | None = None,
     ) -> torch.Tensor:
         """Protect a batch of images.
@@ -40,13 +40,29 @@ class Engine(Protocol):
         Args:
             image: RGB in [0, 1]. Shape (B, 3, H, W), any H, W >= 1.
             eps: L-infinity budget in [0, 1] pixel units (8/255 = "medium").
-            seed: fixes every random choice, so the same input gives the same output.
+            seed: fixes every random choice, so the same input gives the same output; ``None``
+                draws a fresh key from the OS (see :func:`resolve_seed`).
             progress: optional callback, see :data:`ProgressFn`.
 
         Returns:
             Protected image, same shape/dtype/device as ``image``, in [0, 1].
         """
         ...
+
+
+def resolve_seed(seed: int | None) -> int:
+    """``seed`` itself, or fresh OS randomness when ``None``.
+
+    Why: a keyed protection is only as safe as its key is unguessable. Re-running the app on a
+    protected copy with the same key would reproduce (and let an attacker subtract) the change, so by
+    default every photo gets a new key that is used once and never written anywhere; ``--seed``
+    exists only to reproduce a result.
+    """
+    if seed is None:
+        import secrets
+
+        return secrets.randbits(62)
+    return int(seed)
 
 
 def project_linf(original: torch.Tensor, candidate: torch.Tensor, eps: float) -> torch.Tensor:

@@ -43,6 +43,8 @@ class GeneratorConfig:
     mask_contrast: float = 0.04  # local luma std at which the full budget is allowed
     rms_cap: float = 0.56  # pixel: rms(delta) <= rms_cap * eps per image (PSNR >= 35 dB at 8/255); 0 = off
     pattern: int = 0  # pixel: period (px) of a learned universal pattern added before tanh; 0 = none
+    key_channels: int = 0  # pixel: channels of per-pixel key noise the net turns into its change; 0 = unkeyed
+    work_size: int = 0  # long side (px) at which the engine runs the net and upsamples its change; 0 = native
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -146,7 +148,7 @@ class PixelGenerator(nn.Module):
         super().__init__()
         self.config = config or GeneratorConfig(kind="pixel")
         s2 = self.config.scale**2
-        self.body = _Body(3 * s2 + 1, 3 * s2, self.config.width, self.config.depth)
+        self.body = _Body(3 * s2 + 1 + self.config.key_channels * s2, 3 * s2, self.config.width, self.config.depth)
         period = self.config.pattern
         self.universal = nn.Parameter(torch.zeros(1, 3, period, period)) if period > 0 else None
 
@@ -158,13 +160,23 @@ class PixelGenerator(nn.Module):
         reps = (-(-h // period), -(-w // period))
         return self.universal.repeat(1, 1, *reps)[..., :h, :w]
 
-    def forward(self, x: torch.Tensor, eps: float | torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, eps: float | torch.Tensor, key: torch.Tensor | None = None) -> torch.Tensor:
+        """Perturbation of ``x``; ``key`` (B, key_channels, H, W) standard-normal noise picks one of many.
+
+        A keyed net without a key draws one from torch's global generator (callers that must be
+        reproducible pass :func:`make_key`).
+        """
         scale = self.config.scale
-        padded, (h, w) = _pad_to_multiple(x, scale)
-        feats = F.pixel_unshuffle(padded * 2 - 1, scale)
+        padded, (h, w) = _pad_to_multiple(x * 2 - 1, scale)
+        feats = F.pixel_unshuffle(padded, scale)
         eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
         eps_map = (eps_t / EPS_SCALE).expand(feats.shape[0], 1, *feats.shape[-2:])
-        raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), scale)[..., :h, :w]
+        parts = [feats, eps_map]  # key channels come last, so an unkeyed net grows into a keyed one
+        if self.config.key_channels:
+            if key is None:
+                key = torch.randn(x.shape[0], self.config.key_channels, h, w, device=x.device, dtype=x.dtype)
+            parts.append(F.pixel_unshuffle(_pad_to_multiple(key.to(x.dtype), scale)[0], scale))
+        raw = F.pixel_shuffle(self.body(torch.cat(parts, 1)), scale)[..., :h, :w]
         raw = raw + self.universal_pattern(h, w)
         mask = texture_mask(x, self.config.mask_floor, self.config.mask_contrast) if self.config.mask_floor < 1 else 1.0
         self.raw_penalty = raw_excess(raw) if self.training else None
@@ -200,6 +212,12 @@ class ChromaGenerator(nn.Module):
         raw = F.pixel_shuffle(self.body(torch.cat([feats, eps_map], 1)), scale)[..., :h, :w]
         self.raw_penalty = raw_excess(raw) if self.training else None
         return bounded(raw, self.training).reshape(b, 2, 4, h, w)
+
+
+def make_key(shape: tuple[int, ...], seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard-normal key noise from ``seed`` (drawn on the CPU so every device gets the same key)."""
+    gen = torch.Generator().manual_seed(int(seed) & 0x7FFF_FFFF_FFFF_FFFF)
+    return torch.randn(shape, generator=gen).to(device)
 
 
 def build_generator(config: GeneratorConfig) -> nn.Module:

@@ -17,6 +17,21 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
 
 
+def _paths(source: str | Path | list[Path]) -> list[Path]:
+    return list(source) if isinstance(source, (list, tuple)) else list_images(source)
+
+
+def split_holdout(paths: list[Path], every: int) -> tuple[list[Path], list[Path]]:
+    """(training, held out): every ``every``-th photo (sorted order) is held out for model selection.
+
+    Why: choosing the best checkpoint on evaluation photos inflates the figures reported on them.
+    """
+    if every <= 1:
+        return list(paths), []
+    held = [p for i, p in enumerate(paths) if i % every == every // 2]
+    return [p for p in paths if p not in set(held)], held
+
+
 def load_rgb(path: Path, max_side: int | None = None) -> np.ndarray:
     with Image.open(path) as im:
         im = ImageOps.exif_transpose(im).convert("RGB")
@@ -33,8 +48,8 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
 class CropSampler:
     """Random crops of ``crop`` px from a folder, with flips and a scale jitter of [0.6, 1.0]."""
 
-    def __init__(self, folder: str | Path, crop: int, seed: int = 0, max_side: int = 768):
-        self.paths = list_images(folder)
+    def __init__(self, folder: str | Path | list[Path], crop: int, seed: int = 0, max_side: int = 768):
+        self.paths = _paths(folder)
         if not self.paths:
             raise FileNotFoundError(f"no training images in {folder}")
         self.images = [load_rgb(p, max_side) for p in self.paths]
@@ -60,10 +75,10 @@ class CropSampler:
         return torch.cat(out).clamp_(0, 1)
 
 
-def center_crops(folder: str | Path, size: int, limit: int | None = None) -> torch.Tensor:
+def center_crops(folder: str | Path | list[Path], size: int, limit: int | None = None) -> torch.Tensor:
     """Deterministic validation batch: one centre crop per image (resized so the short side = size)."""
     crops = []
-    for path in list_images(folder)[:limit]:
+    for path in _paths(folder)[:limit]:
         img = to_tensor(load_rgb(path))[None]
         h, w = img.shape[-2:]
         s = size / min(h, w)

@@ -6,6 +6,15 @@ Loss per image = -log(latent distortion after a random differentiable wash)
 The budget eps is sampled per image (log-uniform over [eps_min, eps_max]) so one network serves
 every preset; ``--fixed-eps`` trains a single-budget network for comparison.
 
+Keyed, scale-aware generators (``--key-channels``, issue 15) train on the trip a posted photo takes
+instead (:mod:`rid_desktop.training.trip`): random resize + JPEG inside the loss, key diversity,
+cross-photo decorrelation and the subtraction attack; validation is on photos held out of the
+training folder (every 10th file), never on the evaluation set.
+
+``--run-dir DIR`` keeps everything of a run in one folder (``args.json``, ``generator.safetensors``,
+state, log); ``--resume DIR --minutes N`` continues it with the same arguments — step, optimiser and
+random state included — so a run accumulates across working days.
+
 Resumable: ``<out>.state.pt`` holds model + optimiser + step (our own file, loaded weights-only);
 ``<out>.log.jsonl`` gets one line per log interval with loss and validation ratios. The learning rate
 follows a cosine over the wall-clock budget (to 5 %), and ``<out>`` always holds the weights with the
@@ -28,7 +37,9 @@ from rid_desktop.engines.chroma_ops import random_chroma_noise
 from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
 from rid_desktop.models.surrogates import load_encoder
-from rid_desktop.training.data import CropSampler, center_crops
+from rid_desktop.training.data import CropSampler, center_crops, list_images, split_holdout
+from rid_desktop.training.trip import (Trip, TripWeights, cross_photo_cosine, encode_with_features,
+                                       keyed_trip_loss, pairwise_cosine, sample_trip)
 from rid_desktop.training.export import save_generator
 from rid_desktop.training.warm_start import warm_start
 
@@ -59,12 +70,80 @@ def validate(net, kind: str, objective: SurrogateObjective, images: torch.Tensor
     return out
 
 
+@torch.no_grad()
+def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, float]:
+    """L2 latent ratio vs random sign noise (the headline metric), as written and after a posting trip.
+
+    The trip here is fixed (downscale 1.5x, JPEG q80: a 1024 px working image posted and prepared
+    for training at 683 px); keys and noise are seeded so successive validations are comparable.
+    """
+    from rid_desktop.engines.generator_net import make_key
+    from rid_desktop.engines.keying import Frame, batch_keyed_call
+
+    net.eval()
+    gen = torch.Generator().manual_seed(0)
+    c = net.config.key_channels
+    n = images.shape[0]
+    eps_b = torch.full((n,), eps)
+
+    def protect(x: torch.Tensor, seed: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(seed)
+        frames = [Frame.from_generator(g) for _ in range(n)]
+        key = make_key((n, c, *x.shape[-2:]), seed) if c else None
+        return (x + batch_keyed_call(net, x, eps_b, frames, key)).clamp(0, 1)
+
+    protected, other = protect(images, 1), protect(images, 2)
+    noise = random_sign_noise(images, eps, gen)
+    out: dict[str, float] = {}
+    for tag, trip in (("clean", Trip()), ("trip", Trip(1.5, 80))):
+        ref = encode_with_features(encoder, trip(images))[1]
+        d_prot = (encode_with_features(encoder, trip(protected))[1] - ref).flatten(1).norm(dim=1)
+        d_noise = (encode_with_features(encoder, trip(noise))[1] - ref).flatten(1).norm(dim=1)
+        out[f"l2_{tag}"] = (d_prot / d_noise.clamp_min(1e-12)).mean().item()
+    again = protect(protected, 3)
+    subtracted = (2 * protected - again).clamp(0, 1)
+    ref = encode_with_features(encoder, images)[1]
+    d_sub = (encode_with_features(encoder, subtracted)[1] - ref).flatten(1).norm(dim=1)
+    d_noise = (encode_with_features(encoder, noise)[1] - ref).flatten(1).norm(dim=1)
+    out["l2_subtracted"] = (d_sub / d_noise.clamp_min(1e-12)).mean().item()
+    out["key_cos"] = pairwise_cosine(protected - images, other - images).mean().item()
+    out["cross_cos"] = cross_photo_cosine(protected - images).mean().item()
+    mse = (protected - images).pow(2).flatten(1).mean(1)
+    out["psnr"] = (10 * torch.log10(1 / mse.clamp_min(1e-12))).mean().item()
+    net.train()
+    return out
+
+
+def _resume_argv(argv: list[str] | None) -> list[str] | None:
+    """``--resume DIR [--minutes N ...]`` -> the run's saved arguments followed by the new ones."""
+    argv = list(argv) if argv is not None else None
+    import sys
+
+    raw = argv if argv is not None else sys.argv[1:]
+    if "--resume" not in raw:
+        return argv
+    i = raw.index("--resume")
+    run_dir = Path(raw[i + 1])
+    saved = run_dir / "args.json"
+    if not saved.exists():
+        raise SystemExit(f"rid-desktop train: {run_dir} is not a training run folder (no args.json)")
+    return json.loads(saved.read_text())["argv"] + raw[:i] + raw[i + 2:]
+
+
 def main(argv: list[str] | None = None) -> None:
+    argv = _resume_argv(argv)
     p = argparse.ArgumentParser(prog="rid-desktop train", description=__doc__.splitlines()[0])
     p.add_argument("--kind", choices=["pixel", "chroma"], default="pixel")
     p.add_argument("--data", default="../shared/data/train")
     p.add_argument("--val-data", default="../shared/data/eval")
-    p.add_argument("--out", required=True, help="output .safetensors path (state/log files sit beside it)")
+    p.add_argument("--out", default=None, help="output .safetensors path (state/log files sit beside it)")
+    p.add_argument("--run-dir", default=None, help="keep the whole run in this folder (resume with --resume DIR)")
+    p.add_argument("--resume", default=None, help="continue the run in this folder with its saved arguments")
+    p.add_argument("--key-channels", type=int, default=0,
+                   help="pixel: keyed generator with this many key-noise channels, trained on the posting trip")
+    p.add_argument("--work-size", type=int, default=0,
+                   help="pixel: long side (px) at which the engine will run the net (0 = native)")
+    p.add_argument("--holdout-every", type=int, default=10, help="keyed: every N-th training photo is held out")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=10**9)
     p.add_argument("--batch", type=int, default=6)
@@ -90,6 +169,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (run_dir / "args.json").exists():
+            saved = [a for a in (argv if argv is not None else __import__("sys").argv[1:])]
+            (run_dir / "args.json").write_text(json.dumps({"argv": saved}, indent=1))
+        args.out = str(run_dir / "generator.safetensors")
+    if not args.out:
+        p.error("give --out FILE or --run-dir DIR")
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -101,10 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     config = GeneratorConfig(kind=args.kind, width=args.width, depth=args.depth, scale=args.scale,
                              mask_floor=args.mask_floor,
                              rms_cap=args.rms_cap if args.kind == "pixel" else 0.0,
-                             pattern=args.pattern if args.kind == "pixel" else 0)
+                             pattern=args.pattern if args.kind == "pixel" else 0,
+                             key_channels=args.key_channels if args.kind == "pixel" else 0,
+                             work_size=args.work_size if args.kind == "pixel" else 0)
+    keyed = config.key_channels > 0
     net = build_generator(config).to(device)
     if args.init and not state_path.exists():
-        grown = warm_start(net, args.init)
+        grown = warm_start(net, args.init, drop=("universal",) if keyed else ())
         print(f"started from {args.init}" + (f" (grew {len(grown)} tensors)" if grown else ""))
     # The output layer gets a larger learning rate: its bias is the universal part of the pattern and
     # must travel to tanh saturation (|raw| ~ 2); at the trunk's rate that takes ~1000 steps, which
@@ -124,22 +215,34 @@ def main(argv: list[str] | None = None) -> None:
         opt.load_state_dict(state["optim"])
         step, elapsed_before = int(state["step"]), float(state["elapsed"])
         best = float(state.get("best", -1.0))
+        if "rng_torch" in state:
+            torch.set_rng_state(state["rng_torch"])
         print(f"resumed at step {step} ({elapsed_before / 60:.1f} min)")
 
-    objective = SurrogateObjective([load_encoder(device=device)])
-    sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
-    val_images = center_crops(args.val_data, 128, limit=12).to(device)
+    encoder = load_encoder(device=device)
+    objective = SurrogateObjective([encoder])
+    if keyed:
+        train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
+        sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
+        val_images = center_crops(held_out, 192, limit=16).to(device)
+        weights = TripWeights()
+    else:
+        sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
+        val_images = center_crops(args.val_data, 128, limit=12).to(device)
     rng = random.Random(args.seed + step)
     lo, hi = math.log(args.eps_min), math.log(args.eps_max)
     started = time.time()
     running = []
+    running_parts: dict[str, list[float]] = {}
 
     budget_s = args.minutes * 60
 
     def save_all(export: bool) -> None:
         elapsed = elapsed_before + time.time() - started
+        tmp = state_path.with_suffix(".tmp")
         torch.save({"model": net.state_dict(), "optim": opt.state_dict(), "step": step, "elapsed": elapsed,
-                    "best": best}, state_path)
+                    "best": best, "rng_torch": torch.get_rng_state()}, tmp)
+        tmp.replace(state_path)
         if export:
             save_generator(net, config, out, extra={"train_steps": str(step), "train_minutes": f"{elapsed / 60:.1f}"})
 
@@ -152,13 +255,18 @@ def main(argv: list[str] | None = None) -> None:
             eps = torch.full((x.shape[0],), args.fixed_eps / 255, device=device)
         else:
             eps = torch.exp(torch.empty(x.shape[0], device=device).uniform_(lo, hi)) / 255
-        aug = sample_augmentation(rng)
-        refs = objective.reference(x, aug)
-        protected = run_generator(net, x, eps)
-        distortion = objective(protected, refs, aug)
-        loss = -torch.log(distortion + 1e-6).mean()
-        if getattr(net, "raw_penalty", None) is not None:
-            loss = loss + 0.1 * net.raw_penalty
+        if keyed:
+            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng), weights, config.key_channels)
+            for name, value in parts.items():
+                running_parts.setdefault(name, []).append(value)
+        else:
+            aug = sample_augmentation(rng)
+            refs = objective.reference(x, aug)
+            protected = run_generator(net, x, eps)
+            distortion = objective(protected, refs, aug)
+            loss = -torch.log(distortion + 1e-6).mean()
+            if getattr(net, "raw_penalty", None) is not None:
+                loss = loss + 0.1 * net.raw_penalty
         if args.kind == "pixel" and args.lambda_vis > 0:
             rms_ratio = (protected - x).pow(2).flatten(1).mean(1).sqrt() / eps
             loss = loss + args.lambda_vis * torch.relu(rms_ratio - args.rms_target).pow(2).mean()
@@ -171,8 +279,16 @@ def main(argv: list[str] | None = None) -> None:
         if step % args.log_every == 0:
             record = {"step": step, "minutes": round((elapsed_before + time.time() - started) / 60, 2),
                       "loss": sum(running) / len(running)}
-            record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
-            score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))
+            if keyed:
+                record.update({k: round(sum(v) / len(v), 4) for k, v in running_parts.items()})
+                running_parts.clear()
+                record.update({k: round(v, 4) for k, v in validate_trip(net, encoder, val_images, 8 / 255).items()})
+                # Geometric mean of the L2 ratios as written, after the trip and after subtraction.
+                score = (max(record["l2_clean"], 0) * max(record["l2_trip"], 0)
+                         * max(record["l2_subtracted"], 0)) ** (1 / 3)
+            else:
+                record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
+                score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))
             improved = score > best
             best = max(best, score)
             record["best"] = improved

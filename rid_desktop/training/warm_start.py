@@ -39,12 +39,15 @@ def grow_tensor(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def warm_start(net: nn.Module, path: str | Path) -> list[str]:
+def warm_start(net: nn.Module, path: str | Path, drop: tuple[str, ...] = ()) -> list[str]:
     """Load the generator weights at ``path`` into ``net`` (same or wider); returns the names it grew.
+
+    ``drop`` names source weights to leave behind on purpose (a keyed generator drops the universal
+    pattern: a pattern shared by every photo is what the subtraction attack and a viewer pick up).
 
     Raises ModelError (a one-line message in the CLI) when the file does not fit ``net``.
     """
-    source = load_state_dict(Path(path))
+    source = {k: v for k, v in load_state_dict(Path(path)).items() if k not in drop}
     target = net.state_dict()
     unknown = sorted(set(source) - set(target))
     if unknown:

@@ -1,0 +1,129 @@
+"""The trip a posted photo takes, as a differentiable training objective for keyed generators.
+
+Why: a perturbation scored only as written is averaged away when a social network shrinks the photo
+and re-compresses it, and when a trainer resizes it to 512 px (issue 15: 0.94x random noise after
+that chain). Training therefore scores the protected crop *after* a random version of that trip —
+an anti-aliased downscale by 0.7–2.2x (the engine generates at ~1024 px, attackers work at
+512–1024), then differentiable JPEG q60–95 — on the latent and on an intermediate feature map of the
+surrogate encoder (mid-level features transfer better to encoders we do not have).
+
+Keyed generation adds three terms, so that the app cannot be used against itself:
+* **key diversity** — two keys on one photo give different changes (cosine pushed under 0.1);
+* **cross-photo** — changes of different photos are uncorrelated at the same positions (no
+  universal pattern, the cross-hatch a viewer sees);
+* **subtraction** — the attacker's ``x'' = clip(y - (protect(y) - y))`` must still be protected.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from kornia.enhance import jpeg_codec_differentiable
+from torch import nn
+
+from rid_desktop.engines.keying import Frame, batch_keyed_call
+
+FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
+
+
+@dataclass
+class Trip:
+    """One random posting chain: downscale by ``factor`` (1 = none), then JPEG at ``quality`` (0 = none)."""
+
+    factor: float = 1.0
+    quality: float = 0.0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.factor != 1.0:
+            h, w = x.shape[-2:]
+            size = (max(32, round(h / self.factor / 16) * 16), max(32, round(w / self.factor / 16) * 16))
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=self.factor > 1, align_corners=False)
+        if self.quality:
+            q = torch.full((x.shape[0],), float(self.quality), device=x.device)
+            x = jpeg_codec_differentiable(x.clamp(0, 1), q)
+        return x.clamp(0, 1)
+
+
+def sample_trip(rng: random.Random) -> Trip:
+    """A random trip: 20 % none, else a resize of 0.7–2.2x; JPEG q60–95 on 60 % of steps."""
+    factor = 1.0 if rng.random() < 0.2 else rng.uniform(0.7, 2.2)
+    quality = rng.uniform(60, 95) if rng.random() < 0.6 else 0.0
+    return Trip(factor, quality)
+
+
+def encode_with_features(encoder: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mid-level features, latent) from one pass of a sequential encoder."""
+    feats = encoder[:FEATURE_TAP](x)
+    return feats, encoder[FEATURE_TAP:](feats)
+
+
+def pairwise_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-image cosine between two batches of changes at the same positions. Shape: (B,)."""
+    return F.cosine_similarity(a.flatten(1), b.flatten(1), dim=1, eps=1e-12)
+
+
+def cross_photo_cosine(delta: torch.Tensor) -> torch.Tensor:
+    """Cosines between the changes of different photos in a batch (off-diagonal). Shape: (B*(B-1),)."""
+    flat = F.normalize(delta.flatten(1), dim=1, eps=1e-12)
+    gram = flat @ flat.T
+    off = ~torch.eye(len(flat), dtype=torch.bool, device=flat.device)
+    return gram[off]
+
+
+@dataclass
+class TripWeights:
+    feature: float = 0.5
+    diversity: float = 2.0
+    cross: float = 5.0
+    subtraction: float = 0.5
+    raw: float = 0.5  # keeps pre-tanh values near the bound (the straight-through gradient never stops)
+    key_cos_target: float = 0.2
+    cross_cos_target: float = 0.05
+
+
+def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps: torch.Tensor, trip: Trip,
+                    weights: TripWeights, key_channels: int) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of one training step (lower is better) and its parts for the log.
+
+    Shape:
+        x: (B, 3, H, W) crops at the working scale in [0, 1]; eps: (B,) in [0, 1] pixel units.
+    """
+    b = x.shape[0]
+    with torch.no_grad():
+        ref_feat, ref_lat = encode_with_features(encoder, trip(x))
+    keys = torch.randn(3 * b, key_channels, *x.shape[-2:], device=x.device) if key_channels else None
+    frames = [Frame.from_generator(torch.default_generator) for _ in range(3 * b)]
+    xx = torch.cat([x, x])
+    ee = torch.cat([eps, eps])
+    delta = batch_keyed_call(net, xx, ee, frames[: 2 * b], keys[: 2 * b] if keys is not None else None)
+    raw_penalty = net.raw_penalty
+    protected = (xx + delta).clamp(0, 1)
+    delta = protected - xx  # what is really written (after clipping)
+
+    # The subtraction attack: protect the protected copy again (another key) and subtract.
+    first = protected[:b]
+    again = (first + batch_keyed_call(net, first, eps, frames[2 * b:],
+                                      keys[2 * b:] if keys is not None else None)).clamp(0, 1)
+    raw_penalty = raw_penalty + net.raw_penalty
+    subtracted = (2 * first - again).clamp(0, 1)
+
+    feat, lat = encode_with_features(encoder, trip(torch.cat([protected, subtracted])))
+    ref_feat3, ref_lat3 = ref_feat.repeat(3, 1, 1, 1), ref_lat.repeat(3, 1, 1, 1)
+    d_lat = (lat - ref_lat3).pow(2).flatten(1).mean(1)
+    d_feat = (feat - ref_feat3).pow(2).flatten(1).mean(1) / ref_feat3.pow(2).flatten(1).mean(1).clamp_min(1e-6)
+    adv = -torch.log(d_lat + 1e-6) - weights.feature * torch.log(d_feat + 1e-8)
+    loss_adv = adv[: 2 * b].mean()
+    loss_sub = adv[2 * b:].mean()
+
+    key_cos = pairwise_cosine(delta[:b], delta[b:])
+    cross_cos = cross_photo_cosine(delta[:b]) if b > 1 else delta.new_zeros(1)
+    loss_div = torch.relu(key_cos - weights.key_cos_target).pow(2).mean()
+    loss_cross = torch.relu(cross_cos.abs() - weights.cross_cos_target).pow(2).mean()
+    loss = (loss_adv + weights.subtraction * loss_sub + weights.diversity * loss_div
+            + weights.cross * loss_cross + weights.raw * raw_penalty)
+    parts = {"adv": loss_adv.item(), "sub": loss_sub.item(), "key_cos": key_cos.mean().item(),
+             "cross_cos": cross_cos.mean().item()}
+    return loss, parts
