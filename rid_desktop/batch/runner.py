@@ -147,7 +147,9 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
     if device is not None:
         image = image.to(device)
     check_cancel()
-    with torch.inference_mode():
+    # no_grad, not inference_mode: an engine that optimises (PGD) turns gradients back on inside with
+    # enable_grad(), which inference_mode would silently defeat.
+    with torch.no_grad():
         candidate = engine.protect(image, settings.eps, seed=settings.seed, progress=progress)
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
