@@ -302,9 +302,9 @@ def check_costs(cfg: BenchConfig, log: Log = _log_default) -> dict:
 
 def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
     """What moving the GUI's strength slider costs on a cached ~1 MP preview (issue 6: < 1 s on CPU):
-    the default engine at the new budget, then the preview's metrics and heat map — the core work of
-    ``ui.workers.PreviewService.compute_preview`` without the Qt image conversion."""
-    from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
+    :func:`rid_desktop.checks.preview.compute_preview` (the default engine at the new budget, the
+    metrics and the heat map), the very function the GUI's preview pane runs before showing it."""
+    from rid_desktop.checks.preview import compute_preview
     from rid_desktop.engines import create_engine
 
     h, w = (96, 128) if cfg.quick else (864, 1152)  # 1.0 MP, the preview's pixel budget
@@ -313,10 +313,7 @@ def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
     budgets = [4 / 255, 8 / 255, 12 / 255]
 
     def one(i: int) -> None:
-        eps = budgets[i % len(budgets)]
-        protected = engine.protect(image, eps, seed=0)
-        compute_metrics(image, protected)
-        perturbation_heatmap(image, protected, scale=eps)
+        compute_preview(image, engine, budgets[i % len(budgets)], seed=0)
 
     timing = measure(one, repeats=cfg.repeats, warmup=1)
     log(f"preview of a {h}x{w} photo: {timing.median_s:.3f} s")

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from rid_desktop.strength import PRESETS
 
-DEFAULT_ENGINE = "rid"
-ENGINE_CHOICES = ("rid", "dwt-chroma", "both", "iterative", "iterative-chroma")  # every registered engine
+DEFAULT_ENGINE = "rid"  # the names come from the registry: rid_desktop.engines.engine_names()
 
 
 @dataclass(frozen=True)

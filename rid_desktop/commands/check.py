@@ -20,8 +20,10 @@ import torch
 from rid_desktop.checks.diffpure import DIFFPURE_MODEL_ENV
 from rid_desktop.checks.purifiers import DEFAULT_SPECS, list_purifiers, parse_purifiers
 from rid_desktop.checks.report import DEFAULT_MAX_SIDE, CheckReport, build_check_report, centre_region
+from rid_desktop.engines import engine_names, engines_taking, make_engine
+from rid_desktop.engines.factory import engine_options
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES
+from rid_desktop.settings import DEFAULT_ENGINE, ProtectionSettings
 from rid_desktop.strength import DEFAULT_STRENGTH, describe, parse_strength
 
 CONTEXT_MARGIN = 32
@@ -37,7 +39,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos or folders of photos")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE, help="protection engine")
+    parser.add_argument("--engine", choices=engine_names(), default=DEFAULT_ENGINE, help="protection engine")
     parser.add_argument("--strength", default=DEFAULT_STRENGTH, help="low, medium, high, or a budget in 255ths")
     parser.add_argument("--protected", type=Path, default=None, metavar="FILE",
                         help="check this already protected copy of the (single) IMAGE instead of protecting")
@@ -51,7 +53,8 @@ def register(subparsers) -> None:
                         help="side of the centre crop that is scored, in pixels")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (protection, noise baseline, purifiers)")
-    parser.add_argument("--model", default=None, metavar="PATH", help="generator checkpoint for --engine rid")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="generator checkpoint; fits --engine " + ", ".join(engines_taking("model_path")))
     parser.set_defaults(handler=run)
 
 
@@ -67,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     if args.protected is not None and len(images) != 1:
         raise UserError("--protected needs exactly one IMAGE (its original)")
+    model = str(Path(args.model).expanduser().resolve()) if args.model else None
+    settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed, model_path=model)
+    engine_options(settings)  # refuse an option the engine cannot take before any work
     device = resolve_device(args.device)
     purifiers = parse_purifiers(args.purifiers, diffpure_model=args.diffpure_model, device=device)
-    engine = _make_engine(args, device) if args.protected is None else None
+    engine = make_engine(settings, notify=_warn) if args.protected is None else None
 
     reports: list[CheckReport] = []
     failed: list[tuple[Path, str]] = []
@@ -140,16 +146,8 @@ def _protect_centre(engine, original: torch.Tensor, eps: float, max_side: int, s
     return context[inner], protected[inner]
 
 
-def _make_engine(args, device: torch.device):
-    from rid_desktop.engines.base import create_engine
-
-    options = {"model_path": str(Path(args.model).expanduser().resolve())} if args.model else {}
-    try:
-        return create_engine(args.engine, device=device, **options)
-    except TypeError:
-        if options:
-            raise UserError(f"engine {args.engine!r} does not take --model") from None
-        raise
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _grid_path(grid: Path, image: Path, count: int) -> Path:

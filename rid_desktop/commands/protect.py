@@ -17,10 +17,11 @@ from tqdm import tqdm
 
 from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.batch.events import BatchSummary
+from rid_desktop.engines import engine_names, engines_taking, make_engine
+from rid_desktop.engines.factory import engine_options
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES, OutputSettings, ProtectionSettings
+from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
 from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
-
 
 
 def register(subparsers) -> None:
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos and/or folders")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="output folder (default: <input folder>-protected beside the input)")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE, help="protection engine")
+    parser.add_argument("--engine", choices=engine_names(), default=DEFAULT_ENGINE, help="protection engine")
     parser.add_argument("--strength", default=DEFAULT_STRENGTH,
                         help="low, medium, high, or a budget in 255ths such as 6")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
@@ -46,7 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (1-100), written 4:4:4")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
     parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint to use with --engine rid (e.g. an official RID file)")
+                        help="generator checkpoint (e.g. an official RID file); fits --engine "
+                        + ", ".join(engines_taking("model_path")))
     parser.set_defaults(handler=run)
 
 
@@ -62,22 +64,10 @@ def settings_from_args(args: argparse.Namespace) -> ProtectionSettings:
         strip_gps=not args.keep_gps, strip_exif=args.strip_exif,
     )
     model = str(Path(args.model).expanduser().resolve()) if args.model else None
-    return ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
-                              model_path=model, output=output)
-
-
-def make_engine(settings: ProtectionSettings):
-    """Build the engine named in the settings on the chosen device."""
-    from rid_desktop.device import resolve_device
-    from rid_desktop.engines.base import create_engine
-
-    options = {"model_path": settings.model_path} if settings.model_path else {}
-    try:
-        return create_engine(settings.engine, device=resolve_device(settings.device), **options)
-    except TypeError:
-        if options:
-            raise UserError(f"engine {settings.engine!r} does not take --model") from None
-        raise
+    settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
+                                  model_path=model, output=output)
+    engine_options(settings)  # an option the engine cannot take is refused before any work starts
+    return settings
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,12 +77,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     if not plan.items and not plan.problems:
         raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths))
-    engine = make_engine(settings) if plan.pending else None
     cancel = threading.Event()
     summary = BatchSummary()
     with _cancel_on_signals(cancel), tqdm(
         total=len(plan.items), unit="img", file=sys.stderr, disable=None, dynamic_ncols=True
     ) as bar:
+        def warn(message: str) -> None:
+            bar.write(f"warning: {message}", file=sys.stderr)
+
+        engine = make_engine(settings, notify=warn) if plan.pending else None
         def show_tiles(done: int, total: int) -> None:
             bar.set_postfix_str(f"{done}/{total} steps", refresh=True)
 

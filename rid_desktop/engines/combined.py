@@ -17,9 +17,11 @@ from rid_desktop.engines.rid import RIDEngine
 class CombinedEngine:
     name = "both"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), **options):
-        self.pixel = RIDEngine(device=device, **options)
-        self.chroma = DWTChromaEngine(device=device, **options)
+    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, chroma_model_path=None,
+                 tile: int = 1024, overlap: int = 64, tile_batch: int = 2):
+        self.device = torch.device(device)
+        self.pixel = RIDEngine(self.device, model_path, tile, overlap, tile_batch)
+        self.chroma = DWTChromaEngine(self.device, chroma_model_path, tile, overlap, tile_batch)
 
     def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
         check_image_tensor(image)

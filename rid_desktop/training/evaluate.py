@@ -21,11 +21,12 @@ import torch
 from kornia.metrics import ssim as kornia_ssim
 from PIL import Image
 
-from rid_desktop.engines import create_engine
+from rid_desktop.engines import make_engine
 from rid_desktop.engines.chroma_ops import random_chroma_noise
 from rid_desktop.engines.iterative import pgd_attack
 from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.models.surrogates import load_encoder
+from rid_desktop.settings import ProtectionSettings
 from rid_desktop.training.data import center_crops
 
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
@@ -41,8 +42,10 @@ def build_engines(specs) -> dict[str, object]:
     for spec in specs:
         name, _, model = spec.partition(":")
         label = f"{name}[{Path(model).stem}]" if model else name
-        key = "chroma_model_path" if name == "dwt-chroma" else "model_path"
-        built[label] = create_engine(name, **{key: model}) if model else create_engine(name)
+        if name == "dwt-chroma" and model:  # the chroma generator's file is an engine option of its own
+            built[label] = make_engine(ProtectionSettings(engine=name, device="cpu"), chroma_model_path=model)
+        else:
+            built[label] = make_engine(ProtectionSettings(engine=name, device="cpu", model_path=model or None))
     return built
 
 

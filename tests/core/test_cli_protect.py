@@ -30,7 +30,7 @@ class SignEngine:
 def test_engine(monkeypatch):
     chosen = []
 
-    def make(settings):
+    def make(settings, **_how):
         chosen.append(settings)
         return SignEngine()
 
@@ -130,7 +130,7 @@ def test_missing_command_modules_are_skipped(monkeypatch):
 def test_keyboard_interrupt_is_a_clean_cancel(tmp_path, monkeypatch, capsys):
     photos(tmp_path / "a", n=1)
 
-    def interrupted(settings):
+    def interrupted(settings, **_how):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(protect, "make_engine", interrupted)

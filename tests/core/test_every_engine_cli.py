@@ -61,3 +61,20 @@ def test_every_offered_engine_protects_a_photo_through_the_cli(name, tmp_path, c
     assert 0 < change.max() <= 8, f"{name}: max change {change.max()}/255"
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before  # the original is untouched
     assert Path(tmp_path / "album-protected" / "rid-manifest.json").is_file()
+
+
+@pytest.mark.parametrize("name", [n for n in ENGINES if n not in ("rid", "both")])
+def test_a_model_file_for_an_engine_that_takes_none_is_one_line(name, tmp_path, capsys, make_rgb):
+    (tmp_path / "a").mkdir()
+    Image.fromarray(make_rgb(16, 16)).save(tmp_path / "a" / "p.png")
+    code = cli.main(["protect", str(tmp_path / "a"), "--engine", name, "--model", str(tmp_path / "x.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and "--model" in err and "rid, both" in err
+    assert not (tmp_path / "a-protected").exists()  # refused before any work
+
+
+def test_the_help_says_which_engines_take_a_model_file(capsys):
+    assert cli.main(["protect", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "fits --engine rid, both" in help_text
