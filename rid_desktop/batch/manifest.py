@@ -16,11 +16,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rid_desktop.errors import OutputError
+from rid_desktop.io.discovery import MANIFEST_NAME
 from rid_desktop.io.writer import atomic_write_bytes
 from rid_desktop.settings import ProtectionSettings
 from rid_desktop.strength import describe
 
-MANIFEST_NAME = "rid-manifest.json"
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class Manifest:
         self.root = Path(root)
         self.entries: dict[str, dict] = entries or {}
         self.warning = warning  # set when an existing manifest could not be read
+        self.skipped: dict[str, int] = {}  # unsupported files in the inputs, counted by kind (video, raw, ...)
         self._lines: dict[str, str] = {}  # serialised entries, so a save after each image stays cheap
 
     @property
@@ -139,7 +140,8 @@ class Manifest:
 
     def save(self) -> None:
         """Atomically rewrite the manifest (raises OutputError when the folder is not writable)."""
-        blob = {"schema_version": SCHEMA_VERSION, "app": "rid-desktop", "images": self.entries}
+        blob = {"schema_version": SCHEMA_VERSION, "app": "rid-desktop", "skipped": self.skipped,
+                "images": self.entries}
         # One entry per line, written with the fast C encoder (indent= would fall back to pure Python,
         # which made a 1,000-image batch spend most of its time here).
         for key, entry in self.entries.items():

@@ -49,7 +49,7 @@ def run_batch(
     """
     settings = plan.settings
     total = len(plan.items)
-    summary = BatchSummary(output_dirs=list(plan.output_roots))
+    summary = BatchSummary(output_dirs=list(plan.output_roots), unsupported=plan.skipped_counts())
     manifests: dict[Path, Manifest] = {}
     cleaned: set[Path] = set()
     start = time.monotonic()
@@ -91,6 +91,7 @@ def run_batch(
         manifest = manifests.get(item.output_root)
         if manifest is None:
             manifest = manifests[item.output_root] = Manifest.load(item.output_root)
+            manifest.skipped = plan.skipped_counts(item.output_root)
             if not os.path.lexists(manifest.path):
                 _save_quietly(manifest)  # before any output: an output folder always holds our manifest
         folder = item.output.parent

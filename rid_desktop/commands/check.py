@@ -98,20 +98,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def expand_images(paths: list[Path]) -> list[Path]:
-    """Files as given, folders as their supported images (not recursive); UserError if none exist."""
-    from rid_desktop.io import SUPPORTED_SUFFIXES
+    """Files as given, folders as their supported images (not recursive); UserError if none exist.
 
-    found: list[Path] = []
+    Unsupported files in a folder are named by kind on stderr ("skipped: 2 videos (not supported)").
+    """
+    from rid_desktop.io.discovery import Discovery, describe_skipped, scan_folder
+
+    found = Discovery()
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES))
+            found.extend(scan_folder(path, recursive=False))
         elif path.is_file():
-            found.append(path)
+            found.images.append(path)  # named on purpose: an unsupported one fails with its own reason
         else:
             raise UserError(f"no such file or folder: {path}")
-    if not found:
-        raise UserError("no supported images found in: " + ", ".join(str(p) for p in paths))
-    return found
+    skipped = describe_skipped(found.skipped_counts())
+    if not found.images:
+        raise UserError("no supported images found in: " + ", ".join(str(p) for p in paths)
+                        + (f" ({skipped})" if skipped else ""))
+    if skipped:
+        print(skipped, file=sys.stderr)
+    return found.images
 
 
 def _check_one(path: Path, args, engine, eps: float, purifiers, device: torch.device) -> CheckReport:

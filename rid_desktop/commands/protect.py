@@ -20,6 +20,7 @@ from rid_desktop.batch.events import BatchSummary
 from rid_desktop.engines import engine_names, engines_taking, make_engine
 from rid_desktop.engines.factory import engine_options
 from rid_desktop.errors import UserError
+from rid_desktop.io.discovery import describe_skipped
 from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
 from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
 
@@ -76,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not plan.items and not plan.problems:
-        raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths))
+        skipped = f" ({plan.describe_skipped()})" if plan.skipped else ""
+        raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths) + skipped)
     cancel = threading.Event()
     summary = BatchSummary()
     with _cancel_on_signals(cancel), tqdm(
@@ -114,6 +116,8 @@ def print_summary(summary: BatchSummary) -> None:
     print()
     for label, count in rows:
         print(f"  {label:<{width}}  {count}")
+    if summary.unsupported:
+        print(f"  {describe_skipped(summary.unsupported)}")
     for folder in summary.output_dirs:
         print(f"  output folder{'s' if len(summary.output_dirs) > 1 else ''}: {folder}")
     if summary.failed:
