@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -63,17 +62,9 @@ def eval_images() -> list[Path]:
     return sorted(p for p in SHARED_EVAL.iterdir() if p.suffix.lower() in {".jpg", ".png"})
 
 
-def synthetic_rgb(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
-    """A photo-like uint8 (H, W, 3) image: smooth gradients, edges and texture (not pure noise)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    r = 0.5 + 0.4 * np.sin(xx / max(width, 1) * 3.1 + seed)
-    g = 0.5 + 0.4 * np.cos(yy / max(height, 1) * 2.7)
-    b = ((xx // 16 + yy // 16) % 2) * 0.5 + 0.25
-    img = np.stack([r, g, b], -1) + rng.normal(0, 0.04, (height, width, 3))
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-
 @pytest.fixture
 def make_rgb():
+    """``make_rgb(height, width, seed)``: the one synthetic photo (uint8 H x W x 3) every test uses."""
+    from rid_desktop.demo_images import synthetic_rgb
+
     return synthetic_rgb

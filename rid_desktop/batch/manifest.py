@@ -7,7 +7,6 @@ version, never a torn one. A missing or unreadable manifest is not an error: the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,22 +22,6 @@ from rid_desktop.strength import describe
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str | None:
-    """Hash a file in chunks; None when it cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def human_settings(settings: ProtectionSettings) -> dict:

@@ -12,8 +12,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rid_desktop.batch.manifest import MANIFEST_NAME, Manifest, sha256_file
+from rid_desktop.batch.manifest import MANIFEST_NAME, Manifest
 from rid_desktop.errors import UserError
+from rid_desktop.hashing import sha256_file_or_none
 from rid_desktop.io.discovery import OUTPUT_FOLDER_SUFFIX, count_kinds, describe_skipped, scan_folder
 from rid_desktop.io.discovery import resolved_path as _resolved
 from rid_desktop.io.writer import output_path_for
@@ -231,6 +232,6 @@ def _mark_already_done(items: list[BatchItem], roots: list[Path], settings: Prot
     for item in items:
         manifest = manifests[item.output_root]
         entry = manifest.candidate(item.output, fingerprint)
-        if entry and os.path.isfile(item.output) and sha256_file(item.source) == entry.get("input_sha256"):
+        if entry and os.path.isfile(item.output) and sha256_file_or_none(item.source) == entry.get("input_sha256"):
             item.state = "already-done"
     return [m.warning for m in manifests.values() if m.warning]

@@ -8,25 +8,23 @@ between every tile/step and a cancelled image leaves no output.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from rid_desktop.batch.events import BatchEvent, BatchSummary
-from rid_desktop.batch.manifest import Manifest, sha256_bytes
+from rid_desktop.batch.manifest import Manifest
 from rid_desktop.batch.plan import BatchItem, BatchPlan
-from rid_desktop.engines.base import project_linf
+from rid_desktop.checks.metrics import perturbation_norms_255, psnr_from_rms_255
+from rid_desktop.engines.base import ProgressFn, project_linf
 from rid_desktop.errors import Cancelled, OutputError, UnsupportedImageError, UserError
+from rid_desktop.hashing import sha256_bytes
 from rid_desktop.io.loader import decode_image, read_image_bytes, to_tensor
 from rid_desktop.io.writer import remove_stale_temp_files, save_protected
-
-ProgressFn = Callable[[int, int], None]
-
 
 def run_batch(
     plan: BatchPlan,
@@ -155,15 +153,13 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
         protected = project_linf(image, candidate.to(image.dtype), settings.eps)  # defence in depth
-        delta = (protected - image).float()
-        mse = float(delta.pow(2).mean())
-        linf = float(delta.abs().max()) * 255.0
+        linf, rms = perturbation_norms_255(image, protected)
         protected = protected.to("cpu")
-    del candidate, image, delta
+    del candidate, image
     check_cancel()  # a cancel that arrived during the last step still leaves no output
     save_protected(loaded, protected, item.output, settings.output)
-    psnr = float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
-    return {"psnr": round(psnr, 3), "linf": round(linf, 4), "seconds": round(time.monotonic() - started, 3)}
+    psnr = float(psnr_from_rms_255(rms)[0])
+    return {"psnr": round(psnr, 3), "linf": round(float(linf[0]), 4), "seconds": round(time.monotonic() - started, 3)}
 
 
 def _record(manifest: Manifest, item: BatchItem, digest, settings, status: str, **extra) -> None:
