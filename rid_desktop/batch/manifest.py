@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -77,17 +76,6 @@ class Manifest:
             return Path(output).relative_to(self.root).as_posix()
         except ValueError:
             return Path(output).as_posix()
-
-    def is_done(self, output: Path, input_sha256: str, fingerprint: str) -> bool:
-        """True when ``output`` exists and was protected from these exact bytes with these settings."""
-        entry = self.entries.get(self.key_for(output))
-        return (
-            entry is not None
-            and entry.get("status") == "protected"
-            and entry.get("input_sha256") == input_sha256
-            and entry.get("fingerprint") == fingerprint
-            and os.path.isfile(output)
-        )
 
     def candidate(self, output: Path, fingerprint: str) -> dict | None:
         """The entry that *might* make ``output`` already done (input hash still to be checked)."""

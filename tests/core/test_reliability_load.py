@@ -68,6 +68,7 @@ def test_thousand_small_images_flat_memory(tmp_path):
     assert end - warm < 25, f"memory grew by {end - warm:.1f} MiB over 900 images"
 
 
+@pytest.mark.slow  # minutes on a busy 2-core machine; its figure is in docs/reliability.md and bench's batch memory
 def test_twenty_large_images_flat_memory(tmp_path):
     """20 camera-sized (7.7 MP) photos through the real default generator, tiled at native size."""
     from rid_desktop.engines import create_engine
