@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rid_desktop.demo_images import synthetic_rgb
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RID_DESKTOP_SHARED", REPO.parent / "shared"))
 SHARED_MODELS = SHARED / "models"
@@ -64,7 +66,44 @@ def eval_images() -> list[Path]:
 
 @pytest.fixture
 def make_rgb():
-    """``make_rgb(height, width, seed)``: the one synthetic photo (uint8 H x W x 3) every test uses."""
-    from rid_desktop.demo_images import synthetic_rgb
+    """``make_rgb(height, width, seed)``: the one synthetic photo (uint8 H x W x 3) every test uses.
 
+    Also importable as ``tests.conftest.synthetic_rgb`` for module-level helpers.
+    """
     return synthetic_rgb
+
+
+def encode(image, fmt: str, **options) -> bytes:
+    """A PIL image encoded in memory as ``fmt`` (HEIF included) with Pillow's save options."""
+    import io
+
+    from rid_desktop.io import register_heif
+
+    register_heif()
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+class SignEngine:
+    """The test double engine (never registered): ``eps * sign(sin(40 x + seed))``, in ``tiles`` progress steps.
+
+    Fast, deterministic and exactly at the budget, so batch, CLI and reliability tests exercise the
+    real runner and writer without a model. ``overshoot`` > 1 breaks the budget on purpose; ``calls``
+    counts images protected. Test modules import it (``from tests.conftest import SignEngine``: pytest
+    registers this file under that name, so it is the same class everywhere).
+    """
+
+    name = "test-sign"
+
+    def __init__(self, tiles: int = 3, overshoot: float = 1.0):
+        self.tiles, self.overshoot, self.calls = tiles, overshoot, 0
+
+    def protect(self, image, eps, *, seed=0, progress=None):
+        import torch
+
+        self.calls += 1
+        for tile in range(self.tiles):
+            if progress:
+                progress(tile + 1, self.tiles)
+        return (image + self.overshoot * eps * torch.sign(torch.sin(image * 40 + seed))).clamp(0, 1)

@@ -20,11 +20,10 @@ import torch
 from rid_desktop.checks.diffpure import DIFFPURE_MODEL_ENV
 from rid_desktop.checks.purifiers import DEFAULT_SPECS, list_purifiers, parse_purifiers
 from rid_desktop.checks.report import DEFAULT_MAX_SIDE, CheckReport, build_check_report, centre_region
-from rid_desktop.engines import engine_names, engines_taking, make_engine
-from rid_desktop.engines.factory import engine_options
+from rid_desktop.commands.engine_arguments import add_engine_arguments, settings_from_engine_arguments
+from rid_desktop.engines import make_engine
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, ProtectionSettings
-from rid_desktop.strength import DEFAULT_STRENGTH, describe, parse_strength
+from rid_desktop.strength import describe
 
 CONTEXT_MARGIN = 32
 
@@ -39,8 +38,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos or folders of photos")
-    parser.add_argument("--engine", choices=engine_names(), default=DEFAULT_ENGINE, help="protection engine")
-    parser.add_argument("--strength", default=DEFAULT_STRENGTH, help="low, medium, high, or a budget in 255ths")
+    add_engine_arguments(parser, seed_help="random seed (protection, noise baseline, purifiers)")
     parser.add_argument("--protected", type=Path, default=None, metavar="FILE",
                         help="check this already protected copy of the (single) IMAGE instead of protecting")
     parser.add_argument("--purifiers", default=DEFAULT_SPECS, help=f"comma-separated list of: {kinds}")
@@ -51,28 +49,19 @@ def register(subparsers) -> None:
                         help="write a PNG grid (one per image: OUT-<name>.png when several)")
     parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                         help="side of the centre crop that is scored, in pixels")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (protection, noise baseline, purifiers)")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint; fits --engine " + ", ".join(engines_taking("model_path")))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rid_desktop.device import resolve_device
 
-    try:
-        eps = parse_strength(args.strength)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    settings = settings_from_engine_arguments(args)
+    eps = settings.eps
     if args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
     images = expand_images(args.images)
     if args.protected is not None and len(images) != 1:
         raise UserError("--protected needs exactly one IMAGE (its original)")
-    model = str(Path(args.model).expanduser().resolve()) if args.model else None
-    settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed, model_path=model)
-    engine_options(settings)  # refuse an option the engine cannot take before any work
     device = resolve_device(args.device)
     purifiers = parse_purifiers(args.purifiers, diffpure_model=args.diffpure_model, device=device)
     engine = make_engine(settings, notify=_warn) if args.protected is None else None

@@ -17,12 +17,11 @@ from tqdm import tqdm
 
 from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.batch.events import BatchSummary
-from rid_desktop.engines import engine_names, engines_taking, make_engine
-from rid_desktop.engines.factory import engine_options
+from rid_desktop.commands.engine_arguments import add_engine_arguments, settings_from_engine_arguments
+from rid_desktop.engines import make_engine
 from rid_desktop.errors import UserError
 from rid_desktop.io.discovery import describe_skipped
-from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
-from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
+from rid_desktop.settings import OutputSettings, ProtectionSettings
 
 
 def register(subparsers) -> None:
@@ -35,10 +34,7 @@ def register(subparsers) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos and/or folders")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="output folder (default: <input folder>-protected beside the input)")
-    parser.add_argument("--engine", choices=engine_names(), default=DEFAULT_ENGINE, help="protection engine")
-    parser.add_argument("--strength", default=DEFAULT_STRENGTH,
-                        help="low, medium, high, or a budget in 255ths such as 6")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    add_engine_arguments(parser, seed_help="random seed (same seed, same output)")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="include sub-folders")
     parser.add_argument("--strip-exif", action="store_true", help="drop all EXIF metadata (ICC is kept)")
@@ -46,29 +42,17 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=["same", "jpeg", "png"], default="same",
                         help="output format (HEIC is always written as JPEG under 'same')")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (1-100), written 4:4:4")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint (e.g. an official RID file); fits --engine "
-                        + ", ".join(engines_taking("model_path")))
     parser.set_defaults(handler=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> ProtectionSettings:
-    try:
-        eps = parse_strength(args.strength)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
     if not 1 <= args.quality <= 100:
         raise UserError(f"--quality must be between 1 and 100, got {args.quality}")
     output = OutputSettings(
         output_dir=args.output, format=args.format, jpeg_quality=args.quality,
         strip_gps=not args.keep_gps, strip_exif=args.strip_exif,
     )
-    model = str(Path(args.model).expanduser().resolve()) if args.model else None
-    settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
-                                  model_path=model, output=output)
-    engine_options(settings)  # an option the engine cannot take is refused before any work starts
-    return settings
+    return settings_from_engine_arguments(args, output)
 
 
 def run(args: argparse.Namespace) -> int:

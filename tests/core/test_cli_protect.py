@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop import cli
 from rid_desktop.commands import protect
-
-
-class SignEngine:
-    """Test-only engine (never registered): eps * sign(sin(40 x))."""
-
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        if progress:
-            progress(1, 1)
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
+from tests.conftest import SignEngine
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop import cli
@@ -21,15 +20,9 @@ from rid_desktop.commands.check import expand_images
 from rid_desktop.errors import UserError
 from rid_desktop.io.discovery import describe_skipped, discover, scan_folder, skip_kind
 from rid_desktop.settings import ProtectionSettings
+from tests.conftest import SignEngine
 
 UNSUPPORTED = ["clip.mp4", "trip.MOV", "a.CR2", "b.nef", "c.DNG", "anim.gif", "a.xmp", "notes.txt"]
-
-
-class SignEngine:
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
 
 
 def mixed_folder(root: Path, make_rgb) -> Path:
