@@ -124,13 +124,14 @@ def test_a_registered_factory_must_name_its_options():
 
 
 def test_the_engine_package_imports_without_a_cycle():
-    """Each engine module imports on its own in a fresh interpreter (base never imports implementations)."""
-    for module in ("base", "rid", "dwt_chroma", "combined", "iterative", "factory", "fallback", "precision"):
-        code = f"import rid_desktop.engines.{module}"
-        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    source = importlib.import_module("rid_desktop.engines.base").__file__
-    text = open(source, encoding="utf-8").read()
-    assert "engines.rid" not in text and "engines.iterative" not in text
+    """A fresh interpreter imports the package (whose __init__ registers every engine) without a cycle,
+    and base.py, which every engine imports, imports none of them."""
+    code = "import rid_desktop.engines.base as b; print(','.join(b.engine_names()))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.strip() == ",".join(engine_names())
+    text = open(importlib.import_module("rid_desktop.engines.base").__file__, encoding="utf-8").read()
+    assert not any(f"engines.{m}" in text or f"engines import {m}" in text
+                   for m in ("rid", "dwt_chroma", "combined", "iterative"))
 
 
 def test_downscale_keeps_aspect_and_small_images():
@@ -143,3 +144,28 @@ def test_downscale_keeps_aspect_and_small_images():
     h, w = out.shape[-2:]
     assert h * w <= 1_000_000 and h * w > 0.98e6 and abs(w / h - 1.5) < 0.01
     assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_protect_on_a_gpu_that_runs_out_of_memory_finishes_on_the_cpu_and_says_so(tmp_path, monkeypatch, capsys,
+                                                                                   make_rgb):
+    from PIL import Image
+
+    from rid_desktop import cli
+    from tests.conftest import SignEngine
+
+    monkeypatch.setattr(factory, "resolve_device", lambda name="auto": torch.device("cpu" if name == "cpu" else "cuda"))
+    built = []
+
+    def create(name, *, device, **options):
+        built.append(device.type)
+        return _GpuThatRunsOut(torch.cuda.OutOfMemoryError("CUDA out of memory")) if device.type == "cuda" else SignEngine()
+
+    monkeypatch.setattr(factory, "create_engine", create)
+    (tmp_path / "a").mkdir()
+    for i in range(2):
+        Image.fromarray(make_rgb(16, 16, seed=i)).save(tmp_path / "a" / f"p{i}.png")
+    assert cli.main(["protect", str(tmp_path / "a"), "--device", "cuda"]) == 0
+    err = capsys.readouterr().err
+    assert built == ["cuda", "cpu"]  # the GPU engine once, then the CPU engine for good
+    assert err.count("switched to the CPU") == 1
+    assert len(list((tmp_path / "a-protected").glob("*.png"))) == 2
