@@ -26,6 +26,7 @@ from rid_desktop.hashing import sha256_bytes
 from rid_desktop.io.loader import decode_image, read_image_bytes, to_tensor
 from rid_desktop.io.writer import remove_stale_temp_files, save_protected
 
+
 def run_batch(
     plan: BatchPlan,
     engine,

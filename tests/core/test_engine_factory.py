@@ -158,7 +158,9 @@ def test_protect_on_a_gpu_that_runs_out_of_memory_finishes_on_the_cpu_and_says_s
 
     def create(name, *, device, **options):
         built.append(device.type)
-        return _GpuThatRunsOut(torch.cuda.OutOfMemoryError("CUDA out of memory")) if device.type == "cuda" else SignEngine()
+        if device.type == "cuda":
+            return _GpuThatRunsOut(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+        return SignEngine()
 
     monkeypatch.setattr(factory, "create_engine", create)
     (tmp_path / "a").mkdir()
