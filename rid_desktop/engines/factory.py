@@ -20,7 +20,10 @@ from rid_desktop.settings import ProtectionSettings
 log = logging.getLogger(__name__)
 
 SETTING_OPTIONS = {"model_path": "a model file (--model)"}
-"""Settings that become engine options, and how a person knows them (for error messages)."""
+"""Settings that become engine options when set, and how a person knows them (for error messages)."""
+
+SHARED_OPTIONS = ("seed",)
+"""Settings every engine may use: passed to the engines whose factory takes them, never refused."""
 
 Builder = Callable[[ProtectionSettings], Engine]
 
@@ -37,6 +40,9 @@ def engine_options(settings: ProtectionSettings) -> dict:
             fits = ", ".join(engines_taking(field)) or "none"
             raise UserError(f"engine {settings.engine!r} does not take {words}; engines that do: {fits}")
         options[field] = value
+    for field in SHARED_OPTIONS:
+        if field in info.options:
+            options[field] = getattr(settings, field)
     return options
 
 

@@ -171,3 +171,17 @@ def test_protect_on_a_gpu_that_runs_out_of_memory_finishes_on_the_cpu_and_says_s
     assert built == ["cuda", "cpu"]  # the GPU engine once, then the CPU engine for good
     assert err.count("switched to the CPU") == 1
     assert len(list((tmp_path / "a-protected").glob("*.png"))) == 2
+
+
+def test_an_engine_that_takes_the_seed_at_construction_gets_the_settings_seed(monkeypatch):
+    from rid_desktop.engines import base
+
+    class Keyed:
+        name = "keyed"
+
+        def __init__(self, device=None, seed: int = 0):
+            self.device, self.seed = device, seed
+
+    monkeypatch.setitem(base._ENGINES, "keyed", base.EngineInfo("keyed", "k", "test only", Keyed, ("seed",)))
+    assert make_engine(ProtectionSettings(engine="keyed", seed=7, device="cpu")).seed == 7
+    assert not hasattr(make_engine(ProtectionSettings(engine="dwt-chroma", seed=7, device="cpu")), "seed")
