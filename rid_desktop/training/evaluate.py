@@ -28,7 +28,7 @@ from rid_desktop.engines.iterative import pgd_attack
 from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.models.surrogates import load_encoder
 from rid_desktop.settings import ProtectionSettings
-from rid_desktop.training.data import center_crops
+from rid_desktop.training.data import center_crops, list_images
 
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
 
@@ -75,7 +75,7 @@ def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), streng
                     limit: int | None = None, pgd_steps: int = 20, seed: int = 0, progress=print) -> list[Row]:
     torch.manual_seed(seed)
     images = center_crops(folder, size, limit=limit)
-    names = [p.name for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}][: len(images)]
+    names = [p.name for p in list_images(folder)][: len(images)]  # the same files, in the same order
     encoder = load_encoder()
     objective = SurrogateObjective([encoder])
     built = build_engines(engines)
