@@ -34,13 +34,11 @@ def _log_default(message: str) -> None:
 
 def _noise_references(image: torch.Tensor, eps: float, seed: int) -> dict[str, torch.Tensor]:
     """Random protection with the same budget: pixel sign noise, and sign noise in the chroma bands."""
-    from rid_desktop.engines.chroma_ops import apply_chroma_bands
+    from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 
     gen = torch.Generator().manual_seed(seed + 7919)
-    pixel = (image + eps * (torch.randint(0, 2, image.shape, generator=gen).to(image) * 2 - 1)).clamp(0, 1)
-    b, _, h, w = image.shape
-    bands = (torch.randint(0, 2, (b, 2, 4, (h + 1) // 2, (w + 1) // 2), generator=gen).to(image) * 2 - 1)
-    return {"noise": pixel, "chroma-noise": apply_chroma_bands(image, bands, eps).clamp(0, 1)}
+    pixel = random_sign_noise(image, eps, gen)
+    return {"noise": pixel, "chroma-noise": random_chroma_noise(image, eps, gen).clamp(0, 1)}
 
 
 class ProtectionScorer:
