@@ -34,13 +34,11 @@ def _log_default(message: str) -> None:
 
 def _noise_references(image: torch.Tensor, eps: float, seed: int) -> dict[str, torch.Tensor]:
     """Random protection with the same budget: pixel sign noise, and sign noise in the chroma bands."""
-    from rid_desktop.engines.chroma_ops import apply_chroma_bands
+    from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 
     gen = torch.Generator().manual_seed(seed + 7919)
-    pixel = (image + eps * (torch.randint(0, 2, image.shape, generator=gen).to(image) * 2 - 1)).clamp(0, 1)
-    b, _, h, w = image.shape
-    bands = (torch.randint(0, 2, (b, 2, 4, (h + 1) // 2, (w + 1) // 2), generator=gen).to(image) * 2 - 1)
-    return {"noise": pixel, "chroma-noise": apply_chroma_bands(image, bands, eps).clamp(0, 1)}
+    pixel = random_sign_noise(image, eps, gen)
+    return {"noise": pixel, "chroma-noise": random_chroma_noise(image, eps, gen).clamp(0, 1)}
 
 
 class ProtectionScorer:
@@ -302,9 +300,9 @@ def check_costs(cfg: BenchConfig, log: Log = _log_default) -> dict:
 
 def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
     """What moving the GUI's strength slider costs on a cached ~1 MP preview (issue 6: < 1 s on CPU):
-    the default engine at the new budget, then the preview's metrics and heat map — the core work of
-    ``ui.workers.PreviewService.compute_preview`` without the Qt image conversion."""
-    from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
+    :func:`rid_desktop.checks.preview.compute_preview` (the default engine at the new budget, the
+    metrics and the heat map), the very function the GUI's preview pane runs before showing it."""
+    from rid_desktop.checks.preview import compute_preview
     from rid_desktop.engines import create_engine
 
     h, w = (96, 128) if cfg.quick else (864, 1152)  # 1.0 MP, the preview's pixel budget
@@ -313,10 +311,7 @@ def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
     budgets = [4 / 255, 8 / 255, 12 / 255]
 
     def one(i: int) -> None:
-        eps = budgets[i % len(budgets)]
-        protected = engine.protect(image, eps, seed=0)
-        compute_metrics(image, protected)
-        perturbation_heatmap(image, protected, scale=eps)
+        compute_preview(image, engine, budgets[i % len(budgets)], seed=0)
 
     timing = measure(one, repeats=cfg.repeats, warmup=1)
     log(f"preview of a {h}x{w} photo: {timing.median_s:.3f} s")

@@ -26,17 +26,6 @@ def eval_photos() -> list[Path]:
     return sorted(p for p in EVAL_DIR.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
 
 
-def _pattern(height: int, width: int, seed: int) -> np.ndarray:
-    """Gradients, edges and texture when no real photo is available. (H, W, 3) float in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    r = 0.5 + 0.4 * np.sin(xx / max(width, 1) * 9.1 + seed)
-    g = 0.5 + 0.4 * np.cos(yy / max(height, 1) * 7.7 + xx / max(width, 1) * 3)
-    b = ((xx // 37 + yy // 29) % 2) * 0.4 + 0.3 + 0.1 * np.sin((xx + yy) / 5.0)
-    img = np.stack([r, g, b], -1)
-    return np.clip(img + rng.normal(0, 0.02, img.shape), 0, 1)
-
-
 def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A photo-like (H, W, 3) uint8 image: an evaluation photo resized to (H, W) plus grain."""
     photos = [p for p in eval_photos() if min(Image.open(p).size) >= 300]
@@ -45,7 +34,9 @@ def photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
         with Image.open(photos[seed % len(photos)]) as im:
             base = np.asarray(im.convert("RGB").resize((width, height), Image.Resampling.BICUBIC), np.float32) / 255
     else:
-        base = _pattern(height, width, seed)
+        from rid_desktop.demo_images import synthetic_rgb
+
+        base = synthetic_rgb(height, width, seed, checker=37, noise=0.02).astype(np.float32) / 255
     grain = rng.normal(0, 0.015, (height, width, 1)).astype(np.float32)
     return (np.clip(base + grain, 0, 1) * 255 + 0.5).astype(np.uint8)
 

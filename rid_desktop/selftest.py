@@ -1,9 +1,11 @@
 """Headless end-to-end check of an installation: the frozen app's ``--self-test``.
 
 Why: an installer can look fine and still miss a Qt plugin, a weights file or a native library.
-This runs the same path a user's first protection takes — load the embedded generator, protect an
-image, write and re-read the result — without a display, and checks that the surrogate models are
-present (or can be installed) in the per-user data folder. Each step prints one line:
+This runs the same path a user's first protection takes — the engine factory, then a real batch
+(plan, read, decode with the ICC and EXIF handling, protect, ``save_protected``'s atomic write) on a
+generated JPEG carrying EXIF (with GPS) and an ICC profile, then re-reads the result — without a
+display, and checks that the surrogate models are present (or can be installed) in the per-user data
+folder. Each step prints one line:
 
     [ok]   engine 'rid' loaded in 0.3 s (checkpoints: rid-compact-pixel.safetensors, ...)
     [warn] surrogate taef2-decoder: not installed and could not be downloaded (...)
@@ -31,7 +33,8 @@ from rid_desktop.errors import UserError
 Emit = Callable[[str], None]
 
 TEST_SIZE = (96, 128)  # (H, W) of the generated image: big enough for the 4x pixel-unshuffle, tiny on CPU
-QUANT_SLACK = 1  # PNG stores 8-bit values: rounding may add one level to the budget
+TEST_PHOTO = "self-test.jpg"
+TEST_CAMERA = "RID Desktop self-test camera"
 
 
 class SelfTestFailure(Exception):
@@ -69,14 +72,10 @@ class SelfTestReport:
 
 
 def generated_image(height: int = TEST_SIZE[0], width: int = TEST_SIZE[1]) -> np.ndarray:
-    """A deterministic photo-like uint8 (H, W, 3) image: gradients, a checkerboard and mild noise."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    r = 0.5 + 0.4 * np.sin(xx / width * 3.1)
-    g = 0.5 + 0.4 * np.cos(yy / height * 2.7)
-    b = ((xx // 16 + yy // 16) % 2) * 0.5 + 0.25
-    img = np.stack([r, g, b], -1) + rng.normal(0, 0.04, (height, width, 3))
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    """A deterministic photo-like uint8 (H, W, 3) image (the project's one synthetic photo)."""
+    from rid_desktop.demo_images import synthetic_rgb
+
+    return synthetic_rgb(height, width, seed=0)
 
 
 def environment_line() -> str:
@@ -90,17 +89,18 @@ def environment_line() -> str:
 
 
 def check_engine(report: SelfTestReport, engine_name: str, eps: float):
-    """Load the engine and protect the generated image.
+    """Build the engine with the app's factory and protect the generated image directly.
 
     Returns:
-        (image, protected): float tensors (1, 3, H, W) in [0, 1].
+        (engine, image, protected): the engine, and float tensors (1, 3, H, W) in [0, 1].
     """
     import torch
 
-    from rid_desktop.engines import create_engine
+    from rid_desktop.engines import make_engine
+    from rid_desktop.settings import ProtectionSettings
 
     start = time.perf_counter()
-    engine = create_engine(engine_name, device="cpu")
+    engine = make_engine(ProtectionSettings(engine=engine_name, eps=eps, device="cpu"))
     shipped = sorted(p.name for p in paths.checkpoints_dir().glob("*.safetensors"))
     report.ok(
         f"engine {engine_name!r} loaded in {time.perf_counter() - start:.1f} s "
@@ -110,7 +110,8 @@ def check_engine(report: SelfTestReport, engine_name: str, eps: float):
     original = generated_image()
     image = torch.from_numpy(original).permute(2, 0, 1)[None].float() / 255.0
     start = time.perf_counter()
-    protected = engine.protect(image, eps, seed=0)
+    with torch.no_grad():
+        protected = engine.protect(image, eps, seed=0)
     elapsed = time.perf_counter() - start
     if tuple(protected.shape) != tuple(image.shape):
         raise SelfTestFailure(f"engine changed the image shape: {tuple(image.shape)} -> {tuple(protected.shape)}")
@@ -127,38 +128,80 @@ def check_engine(report: SelfTestReport, engine_name: str, eps: float):
         f"protected a {width}x{height} test image in {elapsed:.2f} s: max change {max_change * 255:.1f}/255 "
         f"(budget {eps * 255:.0f}/255), mean {mean_change * 255:.2f}/255"
     )
-    return image, protected
+    return engine, image, protected
 
 
-def to_uint8(image) -> np.ndarray:
-    """(1, 3, H, W) float [0, 1] tensor -> (H, W, 3) uint8 array."""
-    return (image[0].permute(1, 2, 0).numpy() * 255.0).round().clip(0, 255).astype(np.uint8)
+def write_test_photo(folder: Path) -> Path:
+    """The generated image as a camera JPEG: EXIF (camera name, GPS) and an embedded sRGB ICC profile.
+
+    Writing the profile needs Pillow's ICC module: a bundle without it fails here, as a user's
+    photo with a profile would fail later.
+    """
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = TEST_CAMERA  # Make
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}  # GPS: must be removed
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TEST_PHOTO
+    Image.fromarray(generated_image()).save(path, format="JPEG", quality=95, subsampling=0, exif=exif.tobytes(),
+                                            icc_profile=icc)
+    return path
 
 
-def check_written_file(report: SelfTestReport, original: np.ndarray, protected: np.ndarray, eps: float, folder: Path) -> None:
-    """Write the protected image as PNG (temp file + os.replace) and read it back unchanged."""
+def check_batch(report: SelfTestReport, engine, engine_name: str, eps: float, folder: Path) -> Path:
+    """Plan and run a real batch on a generated camera JPEG, then re-read what it wrote.
+
+    Checks the batch kept the budget, and that the output exists at the planned path with the same
+    size, carries the ICC profile and the EXIF minus GPS, and still differs from the original on
+    average (the written copy is a q95 JPEG, whose own coding error adds a few levels here and there,
+    so the file is judged by its mean change, the protected pixels by the batch's own L-inf).
+    """
     from PIL import Image
 
-    target = folder / "self-test-protected.png"
-    tmp = target.with_name(target.name + ".tmp")
-    Image.fromarray(protected).save(tmp, format="PNG")
-    os.replace(tmp, target)
-    with Image.open(target) as fh:
-        fh.load()
-        reread = np.asarray(fh.convert("RGB"))
-    if reread.shape != original.shape:
-        raise SelfTestFailure(f"written file has size {reread.shape[1]}x{reread.shape[0]}, expected "
-                              f"{original.shape[1]}x{original.shape[0]}")
-    if not np.array_equal(reread, protected):
-        raise SelfTestFailure("written PNG does not read back identical to what was saved")
-    levels = int(np.abs(reread.astype(np.int16) - original.astype(np.int16)).max())
-    budget_levels = round(eps * 255) + QUANT_SLACK
-    if levels > budget_levels:
-        raise SelfTestFailure(f"saved file exceeds the budget: max change {levels}/255 > {budget_levels}/255")
-    if levels == 0:
-        raise SelfTestFailure("saved file is identical to the original: protection was lost when writing")
-    report.ok(f"wrote and re-read {target.name} ({reread.shape[1]}x{reread.shape[0]}, "
-              f"max change {levels}/255, {target.stat().st_size} bytes)")
+    from rid_desktop.batch import plan_batch, run_batch
+    from rid_desktop.io import load_image
+    from rid_desktop.settings import ProtectionSettings
+
+    source = write_test_photo(folder / "photos")
+    settings = ProtectionSettings(engine=engine_name, eps=eps, device="cpu")
+    plan = plan_batch([source.parent], settings)
+    if len(plan.pending) != 1:
+        raise SelfTestFailure(f"the batch planner found {len(plan.pending)} photos to protect, expected 1")
+    start = time.perf_counter()
+    linf = None
+    for event in run_batch(plan, engine):
+        if event.kind == "item_failed":
+            raise SelfTestFailure(f"the batch could not protect the test photo: {event.message}")
+        if event.kind == "item_done":
+            linf = event.metrics["linf"]
+    elapsed = time.perf_counter() - start
+    if linf is None or linf > eps * 255 + 1e-3:
+        raise SelfTestFailure(f"the batch's protected image exceeds the budget: {linf}/255 > {eps * 255:.0f}/255")
+    output = plan.items[0].output
+    if not output.is_file():
+        raise SelfTestFailure(f"the batch wrote no file at {output}")
+    original, written = load_image(source), load_image(output)
+    if written.size != original.size:
+        raise SelfTestFailure(f"written file has size {written.size}, expected {original.size}")
+    if written.icc_profile != original.icc_profile:
+        raise SelfTestFailure("the written file lost the photo's ICC colour profile")
+    with Image.open(output) as fh:
+        exif = fh.getexif()
+    if exif.get(0x010F) != TEST_CAMERA:
+        raise SelfTestFailure("the written file lost the photo's EXIF (camera name)")
+    if exif.get_ifd(0x8825):
+        raise SelfTestFailure("the written file still carries the GPS location (it must be removed)")
+    mean_levels = float((np.abs(written.rgb - original.rgb) * 255).mean())
+    if mean_levels > eps * 255:
+        raise SelfTestFailure(f"saved file changed more than the budget: mean change {mean_levels:.1f}/255")
+    if mean_levels < 0.25:
+        raise SelfTestFailure("saved file is (almost) identical to the original: protection was lost when writing")
+    report.ok(f"protected {source.name} through a real batch in {elapsed:.2f} s (max change {linf:.1f}/255), "
+              f"wrote and re-read {output.name} ({written.size[0]}x{written.size[1]}, mean change "
+              f"{mean_levels:.1f}/255, ICC profile and EXIF kept, GPS removed)")
+    return output
 
 
 def check_surrogates(report: SelfTestReport, install: bool) -> list[str]:
@@ -236,8 +279,8 @@ def run_self_test(*, engine: str = "rid", install_surrogates: bool = True, emit:
         with tempfile.TemporaryDirectory(prefix="rid-selftest-") as tmp:
             folder = Path(workdir) if workdir is not None else Path(tmp)
             folder.mkdir(parents=True, exist_ok=True)
-            image, protected = check_engine(report, engine, eps)
-            check_written_file(report, to_uint8(image), to_uint8(protected), eps, folder)
+            built, image, protected = check_engine(report, engine, eps)
+            check_batch(report, built, engine, eps, folder)
         for check in extra_checks:
             check(report)
         if "taef2-encoder" in check_surrogates(report, install_surrogates):

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from rid_desktop.strength import PRESETS
 
-DEFAULT_ENGINE = "rid"
-ENGINE_CHOICES = ("rid", "dwt-chroma", "both", "iterative", "iterative-chroma")  # every registered engine
+DEFAULT_ENGINE = "rid"  # the names come from the registry: rid_desktop.engines.engine_names()
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class ProtectionSettings:
     engine: str = DEFAULT_ENGINE  # registry name, see rid_desktop.engines.list_engines()
     eps: float = PRESETS["medium"]  # L-inf budget, [0, 1] pixel units
     device: str = "auto"
-    seed: int = 0
+    seed: int | None = None  # None: a fresh random key per photo, never stored (see engines.base.resolve_seed)
     model_path: str | None = None  # explicit generator checkpoint (e.g. an official RID file)
     output: OutputSettings = field(default_factory=OutputSettings)
 

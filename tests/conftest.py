@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from rid_desktop.demo_images import synthetic_rgb
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("RID_DESKTOP_SHARED", REPO.parent / "shared"))
@@ -63,17 +64,46 @@ def eval_images() -> list[Path]:
     return sorted(p for p in SHARED_EVAL.iterdir() if p.suffix.lower() in {".jpg", ".png"})
 
 
-def synthetic_rgb(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
-    """A photo-like uint8 (H, W, 3) image: smooth gradients, edges and texture (not pure noise)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    r = 0.5 + 0.4 * np.sin(xx / max(width, 1) * 3.1 + seed)
-    g = 0.5 + 0.4 * np.cos(yy / max(height, 1) * 2.7)
-    b = ((xx // 16 + yy // 16) % 2) * 0.5 + 0.25
-    img = np.stack([r, g, b], -1) + rng.normal(0, 0.04, (height, width, 3))
-    return (np.clip(img, 0, 1) * 255).astype(np.uint8)
-
-
 @pytest.fixture
 def make_rgb():
+    """``make_rgb(height, width, seed)``: the one synthetic photo (uint8 H x W x 3) every test uses.
+
+    Also importable as ``tests.conftest.synthetic_rgb`` for module-level helpers.
+    """
     return synthetic_rgb
+
+
+def encode(image, fmt: str, **options) -> bytes:
+    """A PIL image encoded in memory as ``fmt`` (HEIF included) with Pillow's save options."""
+    import io
+
+    from rid_desktop.io import register_heif
+
+    register_heif()
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+class SignEngine:
+    """The test double engine (never registered): ``eps * sign(sin(40 x + seed))``, in ``tiles`` progress steps.
+
+    Fast, deterministic and exactly at the budget, so batch, CLI and reliability tests exercise the
+    real runner and writer without a model. ``overshoot`` > 1 breaks the budget on purpose; ``calls``
+    counts images protected. Test modules import it (``from tests.conftest import SignEngine``: pytest
+    registers this file under that name, so it is the same class everywhere).
+    """
+
+    name = "test-sign"
+
+    def __init__(self, tiles: int = 3, overshoot: float = 1.0):
+        self.tiles, self.overshoot, self.calls = tiles, overshoot, 0
+
+    def protect(self, image, eps, *, seed=0, progress=None):
+        import torch
+
+        self.calls += 1
+        for tile in range(self.tiles):
+            if progress:
+                progress(tile + 1, self.tiles)
+        return (image + self.overshoot * eps * torch.sign(torch.sin(image * 40 + seed))).clamp(0, 1)

@@ -4,14 +4,15 @@
   (napari's pattern): each :class:`BatchEvent` is re-emitted on the UI thread; per-tile progress
   from inside an image comes through a queued Qt signal. Cancel sets the ``threading.Event`` the
   core checks between tiles, so a cancel lands within one tile and the core leaves no partial file.
-* :class:`PreviewService` computes the one-image preview (downscaled to about 1 MP) on a
+* :class:`PreviewService` runs the core's one-image preview (:mod:`rid_desktop.checks.preview`) on a
   single-thread pool, so at most one preview runs and newer requests replace older queued ones.
-* :class:`CpuFallbackEngine` turns a GPU out-of-memory error into "finish on the CPU and say so".
+
+Engines come from the core's one factory, :func:`rid_desktop.engines.make_engine`, which also
+switches to the CPU when the GPU runs out of memory; this module only relays its notice.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,67 +20,21 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from superqt.utils import GeneratorWorker
 
-from rid_desktop.device import resolve_device
-from rid_desktop.engines.base import Engine
+from rid_desktop.engines import Engine, build_engine, make_engine
 from rid_desktop.errors import Cancelled, UserError
+from rid_desktop.settings import ProtectionSettings
 
-EngineFactory = Callable[[str, str], Engine]
-"""``factory(engine_name, device_string) -> Engine``; the window's default is the core registry."""
+EngineFactory = Callable[[ProtectionSettings], Engine]
+"""``factory(settings) -> Engine`` on ``settings.device``; the window's default is the core's builder.
 
-PREVIEW_PIXELS = 1_000_000
+Tests inject a small fast engine here; the core's :func:`make_engine` still adds the CPU fallback.
+"""
 
-
-def default_engine_factory(name: str, device: str) -> Engine:
-    from rid_desktop.engines import create_engine
-
-    return create_engine(name, device=resolve_device(device))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """CUDA/MPS out-of-memory, whichever way torch reports it."""
-    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(exc, oom_type):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
-class CpuFallbackEngine:
-    """Runs ``engine``; on a GPU out-of-memory error switches to a CPU engine for good and reports it.
-
-    ``notify(message)`` is called once, from the worker thread, when the switch happens.
-    """
-
-    def __init__(self, engine: Engine, make_cpu_engine: Callable[[], Engine], notify: Callable[[str], None]):
-        self.engine = engine
-        self.name = getattr(engine, "name", "engine")
-        self.device = getattr(engine, "device", None)  # the runner moves images here
-        self._make_cpu_engine = make_cpu_engine
-        self._notify = notify
-        self.cpu_engine: Engine | None = None
-
-    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress=None) -> torch.Tensor:
-        if self.cpu_engine is None:
-            try:
-                return self.engine.protect(image, eps, seed=seed, progress=progress)
-            except Exception as exc:
-                if not is_out_of_memory(exc):
-                    raise
-                self.engine = None  # drop GPU weights before building the CPU copy
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                self.cpu_engine = self._make_cpu_engine()
-                self.device = torch.device("cpu")
-                self._notify(
-                    "The GPU ran out of memory, so RID Desktop switched to the CPU. "
-                    "Protection continues, more slowly."
-                )
-        result = self.cpu_engine.protect(image.cpu(), eps, seed=seed, progress=progress)
-        return result.to(image.device)
+default_engine_factory: EngineFactory = build_engine
 
 
 # --- batch --------------------------------------------------------------------------------------
@@ -93,10 +48,7 @@ class _Relay(QObject):
 def _batch_generator(plan, settings, engine_factory: EngineFactory, cancel: threading.Event, relay: _Relay):
     from rid_desktop.batch import run_batch
 
-    device = settings.device or "auto"
-    engine = engine_factory(settings.engine, device)
-    if device != "cpu" and resolve_device(device).type != "cpu":
-        engine = CpuFallbackEngine(engine, lambda: engine_factory(settings.engine, "cpu"), relay.notice.emit)
+    engine = make_engine(settings, notify=relay.notice.emit, build=engine_factory)
     last = [0.0]
 
     def on_progress(done: int, total: int) -> None:
@@ -186,16 +138,6 @@ class PreviewResult:
     notices: list[str] = field(default_factory=list)
 
 
-def downscale_to_pixels(x: torch.Tensor, pixels: int = PREVIEW_PIXELS) -> torch.Tensor:
-    """Shrink (B, 3, H, W) so H*W <= pixels (antialiased); smaller images are returned as is."""
-    h, w = x.shape[-2:]
-    if h * w <= pixels:
-        return x
-    factor = math.sqrt(pixels / (h * w))
-    size = (max(1, int(h * factor)), max(1, int(w * factor)))  # floor: never above the budget
-    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-
-
 class _Signals(QObject):
     done = Signal(int, object)
     error = Signal(int, object)
@@ -241,6 +183,7 @@ class PreviewService(QObject):
         # Only touched from the pool's single thread:
         self._engines: dict[tuple[str, str], Engine] = {}
         self._images: dict[str, tuple[float, torch.Tensor, tuple[int, int]]] = {}
+        self._notices: list[str] = []  # what the engine said while computing the current preview
         self._lock = threading.Lock()
 
     def submit(self, kind: str, fn: Callable[[], Any]) -> int:
@@ -255,64 +198,51 @@ class PreviewService(QObject):
         return self.pool.waitForDone(msecs)
 
     # --- jobs (run on the pool thread) ----------------------------------------------------------
-    def engine(self, name: str, device: str) -> Engine:
-        key = (name, device)
+    def engine(self, settings: ProtectionSettings) -> Engine:
+        """One engine per (name, device, model), built by the core factory and kept for later previews."""
+        key = (settings.engine, settings.device, settings.model_path)
         with self._lock:
             if key not in self._engines:
-                self._engines[key] = self.engine_factory(name, device)
+                self._engines[key] = make_engine(settings, notify=self._notices.append, build=self.engine_factory)
             return self._engines[key]
 
     def preview_image(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
         """The photo decoded by the core and downscaled to about 1 MP, cached by (path, mtime)."""
-        from rid_desktop.io import load_image, to_tensor
+        from rid_desktop.checks.preview import load_preview_image
 
         mtime = path.stat().st_mtime
         cached = self._images.get(str(path))
         if cached and cached[0] == mtime:
             return cached[1], cached[2]
-        loaded = load_image(path)
-        full = to_tensor(loaded).float()
-        if full.ndim == 3:
-            full = full[None]
-        small = downscale_to_pixels(full)
-        full_size = (int(full.shape[-2]), int(full.shape[-1]))
+        small, full_size = load_preview_image(path)
         if len(self._images) > 8:
             self._images.clear()
         self._images[str(path)] = (mtime, small, full_size)
         return small, full_size
 
     def compute_preview(self, path: Path, engine_name: str, device: str, eps: float) -> PreviewResult:
-        from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
+        from rid_desktop.checks.preview import compute_preview
 
         from ui.imaging import tensor_to_qimage
 
         start = time.perf_counter()
         original, full_size = self.preview_image(path)
-        notices: list[str] = []
-        engine = self.engine(engine_name, device)
-        try:
-            protected = engine.protect(original, eps, seed=0)
-        except Exception as exc:
-            if not is_out_of_memory(exc) or device == "cpu":
-                raise
-            notices.append("The GPU ran out of memory; this preview was computed on the CPU.")
-            protected = self.engine(engine_name, "cpu").protect(original, eps, seed=0)
-        protected = protected.detach().float().cpu()
-        metrics = compute_metrics(original, protected)[0]
-        heat = perturbation_heatmap(original, protected, scale=eps)
+        self._notices.clear()
+        engine = self.engine(ProtectionSettings(engine=engine_name, device=device, eps=eps))
+        preview = compute_preview(original, engine, eps, seed=0)
         return PreviewResult(
             path=path,
             eps=eps,
             engine=engine_name,
-            original=original,
-            protected=protected,
-            original_image=tensor_to_qimage(original),
-            protected_image=tensor_to_qimage(protected),
-            heat_image=tensor_to_qimage(heat),
-            metrics=metrics,
+            original=preview.original,
+            protected=preview.protected,
+            original_image=tensor_to_qimage(preview.original),
+            protected_image=tensor_to_qimage(preview.protected),
+            heat_image=tensor_to_qimage(preview.heat),
+            metrics=preview.metrics,
             full_size=full_size,
             seconds=time.perf_counter() - start,
-            notices=notices,
+            notices=list(self._notices),
         )
 
 

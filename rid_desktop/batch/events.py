@@ -28,6 +28,7 @@ class BatchSummary:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     cancelled: bool = False
     output_dirs: list[Path] = field(default_factory=list)
+    unsupported: dict[str, int] = field(default_factory=dict)  # files left out, by kind: {"video": 3, ...}
 
     @property
     def ok(self) -> bool:

@@ -7,38 +7,20 @@ version, never a torn one. A missing or unreadable manifest is not an error: the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from rid_desktop.errors import OutputError
+from rid_desktop.io.discovery import MANIFEST_NAME
 from rid_desktop.io.writer import atomic_write_bytes
 from rid_desktop.settings import ProtectionSettings
 from rid_desktop.strength import describe
 
-MANIFEST_NAME = "rid-manifest.json"
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str | None:
-    """Hash a file in chunks; None when it cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def human_settings(settings: ProtectionSettings) -> dict:
@@ -58,6 +40,7 @@ class Manifest:
         self.root = Path(root)
         self.entries: dict[str, dict] = entries or {}
         self.warning = warning  # set when an existing manifest could not be read
+        self.skipped: dict[str, int] = {}  # unsupported files in the inputs, counted by kind (video, raw, ...)
         self._lines: dict[str, str] = {}  # serialised entries, so a save after each image stays cheap
 
     @property
@@ -94,17 +77,6 @@ class Manifest:
         except ValueError:
             return Path(output).as_posix()
 
-    def is_done(self, output: Path, input_sha256: str, fingerprint: str) -> bool:
-        """True when ``output`` exists and was protected from these exact bytes with these settings."""
-        entry = self.entries.get(self.key_for(output))
-        return (
-            entry is not None
-            and entry.get("status") == "protected"
-            and entry.get("input_sha256") == input_sha256
-            and entry.get("fingerprint") == fingerprint
-            and os.path.isfile(output)
-        )
-
     def candidate(self, output: Path, fingerprint: str) -> dict | None:
         """The entry that *might* make ``output`` already done (input hash still to be checked)."""
         entry = self.entries.get(self.key_for(output))
@@ -139,7 +111,8 @@ class Manifest:
 
     def save(self) -> None:
         """Atomically rewrite the manifest (raises OutputError when the folder is not writable)."""
-        blob = {"schema_version": SCHEMA_VERSION, "app": "rid-desktop", "images": self.entries}
+        blob = {"schema_version": SCHEMA_VERSION, "app": "rid-desktop", "skipped": self.skipped,
+                "images": self.entries}
         # One entry per line, written with the fast C encoder (indent= would fall back to pure Python,
         # which made a 1,000-image batch spend most of its time here).
         for key, entry in self.entries.items():

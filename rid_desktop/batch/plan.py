@@ -12,13 +12,13 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rid_desktop.batch.manifest import MANIFEST_NAME, Manifest, sha256_file
+from rid_desktop.batch.manifest import MANIFEST_NAME, Manifest
 from rid_desktop.errors import UserError
-from rid_desktop.io.formats import SUPPORTED_SUFFIXES
+from rid_desktop.hashing import sha256_file_or_none
+from rid_desktop.io.discovery import OUTPUT_FOLDER_SUFFIX, count_kinds, describe_skipped, scan_folder
+from rid_desktop.io.discovery import resolved_path as _resolved
 from rid_desktop.io.writer import output_path_for
 from rid_desktop.settings import ProtectionSettings
-
-OUTPUT_FOLDER_SUFFIX = "-protected"
 
 
 @dataclass
@@ -56,6 +56,7 @@ class BatchPlan:
     output_roots: list[Path]
     problems: list[tuple[Path, str]] = field(default_factory=list)  # e.g. unreadable sub-folders
     warnings: list[str] = field(default_factory=list)
+    skipped: dict[Path, list[tuple[Path, str]]] = field(default_factory=dict)  # output root -> (file, kind)
 
     @property
     def pending(self) -> list[BatchItem]:
@@ -64,6 +65,14 @@ class BatchPlan:
     @property
     def already_done(self) -> list[BatchItem]:
         return [item for item in self.items if item.state == "already-done"]
+
+    def skipped_counts(self, output_root: Path | None = None) -> dict[str, int]:
+        """Files left out as unsupported, counted by kind (for one output root, or all of them)."""
+        return count_kinds(f for root, files in self.skipped.items() if output_root in (None, root) for f in files)
+
+    def describe_skipped(self) -> str:
+        """``"skipped: 3 videos, 2 RAW files (not supported)"``, or "" when nothing was left out."""
+        return describe_skipped(self.skipped_counts())
 
 
 def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: bool = True) -> BatchPlan:
@@ -94,8 +103,13 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
     output_roots = _output_roots(list(roots), settings)
     skip = {_resolved(root) for root in output_roots.values()}
     problems: list[tuple[Path, str]] = []
+    skipped: dict[Path, list[tuple[Path, str]]] = {}
     for root in walk_roots:
-        roots[root].extend(_walk(root, recursive=recursive, skip=skip, problems=problems))
+        found = scan_folder(root, recursive=recursive, skip=skip)
+        roots[root].extend(found.images)
+        problems.extend(found.problems)
+        if found.skipped:
+            skipped.setdefault(output_roots[root], []).extend(found.skipped)
 
     items: list[BatchItem] = []
     seen_sources: set[Path] = set()
@@ -117,7 +131,7 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
         _check_writable(out_root)
         _refuse_foreign_files(out_root, [item.output for item in items if item.output_root == out_root])
     warnings = _mark_already_done(items, used_roots, settings)
-    return BatchPlan(items, settings, used_roots, problems, warnings)
+    return BatchPlan(items, settings, used_roots, problems, warnings, skipped)
 
 
 def _input_kind(path: Path) -> str:
@@ -160,49 +174,6 @@ def _output_roots(roots: list[Path], settings: ProtectionSettings) -> dict[Path,
             raise UserError(f"the output folder must differ from the input folder: {root}")
         result[root] = out
     return result
-
-
-def _walk(root: Path, *, recursive: bool, skip: set[Path], problems: list[tuple[Path, str]]) -> list[Path]:
-    """Supported image files under ``root``, sorted, depth-first, each folder visited once."""
-    found: list[Path] = []
-    visited: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            info = os.stat(folder)
-            entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-        except OSError as exc:
-            problems.append((folder, f"cannot read folder: {exc.strerror or exc}"))
-            continue
-        identity = (info.st_dev, info.st_ino)
-        if identity in visited:  # a symlink loop or a second link to a folder already walked
-            continue
-        visited.add(identity)
-        subfolders: list[Path] = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                is_dir = entry.is_dir()
-                is_file = not is_dir and entry.is_file()
-            except OSError:
-                continue
-            path = Path(entry.path)
-            if is_dir:
-                if recursive and not _is_output_folder(path, skip):
-                    subfolders.append(path)
-            elif is_file and path.suffix.lower() in SUPPORTED_SUFFIXES:
-                found.append(path)
-        stack.extend(reversed(subfolders))
-    return found
-
-
-def _is_output_folder(path: Path, skip: set[Path]) -> bool:
-    """Our own outputs are never inputs: named ``*-protected``, holding a manifest, or chosen with -o."""
-    if path.name.endswith(OUTPUT_FOLDER_SUFFIX) or _resolved(path) in skip:
-        return True
-    return os.path.lexists(path / MANIFEST_NAME)  # False when unreadable: the walk then reports the folder
 
 
 def _unique(output: Path, used: set[Path]) -> Path:
@@ -261,13 +232,6 @@ def _mark_already_done(items: list[BatchItem], roots: list[Path], settings: Prot
     for item in items:
         manifest = manifests[item.output_root]
         entry = manifest.candidate(item.output, fingerprint)
-        if entry and os.path.isfile(item.output) and sha256_file(item.source) == entry.get("input_sha256"):
+        if entry and os.path.isfile(item.output) and sha256_file_or_none(item.source) == entry.get("input_sha256"):
             item.state = "already-done"
     return [m.warning for m in manifests.values() if m.warning]
-
-
-def _resolved(path: Path) -> Path:
-    try:
-        return Path(path).resolve()
-    except (OSError, RuntimeError):
-        return Path(os.path.abspath(path))

@@ -8,24 +8,23 @@ between every tile/step and a cancelled image leaves no output.
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from rid_desktop.batch.events import BatchEvent, BatchSummary
-from rid_desktop.batch.manifest import Manifest, sha256_bytes
+from rid_desktop.batch.manifest import Manifest
 from rid_desktop.batch.plan import BatchItem, BatchPlan
-from rid_desktop.engines.base import project_linf
+from rid_desktop.checks.metrics import perturbation_norms_255, psnr_from_rms_255
+from rid_desktop.engines.base import ProgressFn, project_linf
 from rid_desktop.errors import Cancelled, OutputError, UnsupportedImageError, UserError
+from rid_desktop.hashing import sha256_bytes
 from rid_desktop.io.loader import decode_image, read_image_bytes, to_tensor
 from rid_desktop.io.writer import remove_stale_temp_files, save_protected
-
-ProgressFn = Callable[[int, int], None]
 
 
 def run_batch(
@@ -49,7 +48,7 @@ def run_batch(
     """
     settings = plan.settings
     total = len(plan.items)
-    summary = BatchSummary(output_dirs=list(plan.output_roots))
+    summary = BatchSummary(output_dirs=list(plan.output_roots), unsupported=plan.skipped_counts())
     manifests: dict[Path, Manifest] = {}
     cleaned: set[Path] = set()
     start = time.monotonic()
@@ -91,6 +90,7 @@ def run_batch(
         manifest = manifests.get(item.output_root)
         if manifest is None:
             manifest = manifests[item.output_root] = Manifest.load(item.output_root)
+            manifest.skipped = plan.skipped_counts(item.output_root)
             if not os.path.lexists(manifest.path):
                 _save_quietly(manifest)  # before any output: an output folder always holds our manifest
         folder = item.output.parent
@@ -147,20 +147,20 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
     if device is not None:
         image = image.to(device)
     check_cancel()
-    with torch.inference_mode():
+    # no_grad, not inference_mode: an engine that optimises (PGD) turns gradients back on inside with
+    # enable_grad(), which inference_mode would silently defeat.
+    with torch.no_grad():
         candidate = engine.protect(image, settings.eps, seed=settings.seed, progress=progress)
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
         protected = project_linf(image, candidate.to(image.dtype), settings.eps)  # defence in depth
-        delta = (protected - image).float()
-        mse = float(delta.pow(2).mean())
-        linf = float(delta.abs().max()) * 255.0
+        linf, rms = perturbation_norms_255(image, protected)
         protected = protected.to("cpu")
-    del candidate, image, delta
+    del candidate, image
     check_cancel()  # a cancel that arrived during the last step still leaves no output
     save_protected(loaded, protected, item.output, settings.output)
-    psnr = float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)
-    return {"psnr": round(psnr, 3), "linf": round(linf, 4), "seconds": round(time.monotonic() - started, 3)}
+    psnr = float(psnr_from_rms_255(rms)[0])
+    return {"psnr": round(psnr, 3), "linf": round(float(linf[0]), 4), "seconds": round(time.monotonic() - started, 3)}
 
 
 def _record(manifest: Manifest, item: BatchItem, digest, settings, status: str, **extra) -> None:

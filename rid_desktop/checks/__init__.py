@@ -60,8 +60,8 @@ from rid_desktop.checks.report import (
     PurifierResult,
     VerdictThresholds,
     build_check_report,
-    random_sign_noise,
 )
+from rid_desktop.engines.baselines import random_sign_noise
 
 __all__ = [
     "DEFAULT_SPECS",

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rid_desktop.engines.objectives import latent_distortion
+from rid_desktop.engines.objectives import latent_distance, latent_distortion
 
 
 def _encoder(encoder: nn.Module | None, image: torch.Tensor) -> nn.Module:
@@ -80,7 +80,7 @@ def ai_view_pair(
         raise ValueError(f"shapes differ: {tuple(original.shape)} vs {tuple(protected.shape)}")
     latents = _encoder(encoder, original)(torch.cat([original, protected]))
     reference, attacked = latents.chunk(2)
-    score = (attacked - reference).pow(2).flatten(1).mean(1)
+    score = latent_distance(attacked, reference)
     views = _decoder(decoder, original)(latents)
     if views.shape[-2:] != original.shape[-2:]:
         views = F.interpolate(views, size=original.shape[-2:], mode="bilinear", align_corners=False)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-from kornia.metrics import psnr as _kornia_psnr
 from kornia.metrics import ssim as _kornia_ssim
 
 from rid_desktop.engines.base import check_image_tensor
@@ -51,14 +50,12 @@ def psnr_per_image(original: torch.Tensor, protected: torch.Tensor) -> torch.Ten
     Shape:
         original, protected: (B, 3, H, W) in [0, 1] -> (B,)
     """
-    _check_pair(original, protected)
-    values = []
-    for a, b in zip(original, protected):
-        if torch.equal(a, b):
-            values.append(torch.tensor(float("inf"), device=a.device))
-        else:
-            values.append(_kornia_psnr(b[None].float(), a[None].float(), 1.0))
-    return torch.stack(values)
+    return psnr_from_rms_255(perturbation_norms_255(original, protected)[1])
+
+
+def psnr_from_rms_255(rms_255: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB from the RMS change in 255ths (what :func:`perturbation_norms_255` gives); inf for none."""
+    return 20.0 * torch.log10(255.0 / rms_255.double()).float()
 
 
 def ssim_per_image(original: torch.Tensor, protected: torch.Tensor, window_size: int = SSIM_WINDOW) -> torch.Tensor:

@@ -212,13 +212,18 @@ def parse_purifiers(
     return [parse_purifier(item, diffpure_model=diffpure_model, device=device) for item in items]
 
 
-def _number(argument: str | None, default: float, what: str) -> float:
+def _number(argument: str | None, default: float, what: str, low: float, high: float, unit: str = "",
+            *, low_included: bool = False) -> float:
+    """The spec's number (``default`` when absent), which must lie in (low, high] (or [low, high])."""
     if argument is None:
         return default
     try:
-        return float(argument)
+        value = float(argument)
     except ValueError:
         raise ValueError(f"{what} must be a number, got {argument!r}") from None
+    if not (low <= value if low_included else low < value) or value > high:
+        raise ValueError(f"{what} must be in {'[' if low_included else '('}{_fmt(low)}, {_fmt(high)}]{unit}")
+    return value
 
 
 def _fmt(value: float) -> str:
@@ -227,7 +232,7 @@ def _fmt(value: float) -> str:
 
 @register_purifier("jpeg", "jpeg:QUALITY", "JPEG re-compression, 4:2:0 subsampling (default quality 75)")
 def _build_jpeg(argument, context) -> Purifier:
-    quality = _number(argument, 75, "JPEG quality")
+    quality = _number(argument, 75, "JPEG quality", 0, 100)
     if quality != int(quality) or not 1 <= quality <= 100:
         raise ValueError("JPEG quality must be a whole number from 1 to 100")
     q = int(quality)
@@ -236,18 +241,14 @@ def _build_jpeg(argument, context) -> Purifier:
 
 @register_purifier("resize", "resize:SCALE", "downscale by SCALE and back up (default 0.5)")
 def _build_resize(argument, context) -> Purifier:
-    scale = _number(argument, 0.5, "resize scale")
-    if not 0 < scale <= 1:
-        raise ValueError("resize scale must be in (0, 1]")
+    scale = _number(argument, 0.5, "resize scale", 0, 1)
     return Purifier(f"resize:{_fmt(scale)}", f"resize x{_fmt(scale)} and back",
                     lambda image, seed: resize_round_trip(image, scale))
 
 
 @register_purifier("blur", "blur:SIGMA", "Gaussian blur, SIGMA in pixels (default 1.0)")
 def _build_blur(argument, context) -> Purifier:
-    sigma = _number(argument, 1.0, "blur sigma")
-    if not 0 < sigma <= 20:
-        raise ValueError("blur sigma must be in (0, 20] pixels")
+    sigma = _number(argument, 1.0, "blur sigma", 0, 20, " pixels")
     return Purifier(f"blur:{_fmt(sigma)}", f"Gaussian blur {_fmt(sigma)} px",
                     lambda image, seed: gaussian_blur(image, sigma))
 
@@ -261,9 +262,7 @@ def _build_grayscale(argument, context) -> Purifier:
 
 @register_purifier("iwmf", "iwmf:LAMBDA", "iterative window mean filter (default lambda 0.4)")
 def _build_iwmf(argument, context) -> Purifier:
-    lam = _number(argument, DEFAULT_LAMBDA, "IWMF lambda")
-    if not 0 < lam <= 4:
-        raise ValueError("IWMF lambda must be in (0, 4]")
+    lam = _number(argument, DEFAULT_LAMBDA, "IWMF lambda", 0, 4)
     return Purifier(f"iwmf:{_fmt(lam)}", f"IWMF lambda {_fmt(lam)}", lambda image, seed: iwmf(image, lam, seed=seed))
 
 
@@ -282,9 +281,7 @@ def _model(folder, context: _Context, image: torch.Tensor) -> _diffpure.Diffusio
 
 @register_purifier("diffpure", "diffpure:T", "diffuse to t*=T (fraction, default 0.1) and denoise (needs a model)")
 def _build_diffpure(argument, context) -> Purifier:
-    t_star = _number(argument, _diffpure.DEFAULT_T_STAR, "DiffPure t*")
-    if not 0 < t_star <= 1:
-        raise ValueError("DiffPure t* must be a fraction in (0, 1]")
+    t_star = _number(argument, _diffpure.DEFAULT_T_STAR, "DiffPure t* (a fraction)", 0, 1)
     spec, label = f"diffpure:{_fmt(t_star)}", f"DiffPure t*={_fmt(t_star)}"
     folder, reason = _diffusion_or_reason(context)
     if folder is None:
@@ -298,9 +295,7 @@ def _build_diffpure(argument, context) -> Purifier:
 
 @register_purifier("iwmf-diff", "iwmf-diff:LAMBDA", "IWMF (default 0.25) + noise 0.15 + diffusion restoration")
 def _build_iwmf_diff(argument, context) -> Purifier:
-    lam = _number(argument, IWMF_DIFF_LAMBDA, "IWMF-Diff lambda")
-    if not 0 <= lam <= 4:
-        raise ValueError("IWMF-Diff lambda must be in [0, 4]")
+    lam = _number(argument, IWMF_DIFF_LAMBDA, "IWMF-Diff lambda", 0, 4, low_included=True)
     spec, label = f"iwmf-diff:{_fmt(lam)}", f"IWMF-Diff lambda {_fmt(lam)}, sigma {IWMF_DIFF_SIGMA:g}"
     folder, reason = _diffusion_or_reason(context)
     if folder is None:

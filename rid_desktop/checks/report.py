@@ -29,7 +29,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -47,6 +47,8 @@ from rid_desktop.checks.metrics import (
     ssim_per_image,
 )
 from rid_desktop.checks.purifiers import Purifier
+from rid_desktop.engines.base import ProgressFn
+from rid_desktop.engines.baselines import random_sign_noise
 from rid_desktop.errors import Cancelled, UserError
 
 DEFAULT_MAX_SIDE = 512
@@ -54,9 +56,6 @@ THUMBNAIL_SIDE = 192
 FULL_SSIM_PIXELS = 4_000_000
 NONE_COLUMN = "none"
 GRID_ROWS = ("original", "protected", "change", "ai view")
-
-ProgressFn = Callable[[int, int], None]
-
 
 @dataclass(frozen=True)
 class VerdictThresholds:
@@ -217,17 +216,6 @@ class CheckReport:
 # -- building ----------------------------------------------------------------------------------------
 
 
-def random_sign_noise(image: torch.Tensor, eps: float, seed: int = 0) -> torch.Tensor:
-    """``image + eps * sign(n)``, clamped to [0, 1]: random "protection" with the same L-inf budget.
-
-    Shape:
-        image: (B, 3, H, W) in [0, 1] -> same shape
-    """
-    generator = torch.Generator().manual_seed(seed + 7919)
-    signs = torch.randint(0, 2, image.shape, generator=generator).to(image.device, image.dtype) * 2 - 1
-    return (image + eps * signs).clamp(0, 1)
-
-
 def centre_region(height: int, width: int, max_side: int, multiple: int = 8) -> tuple[int, int, int, int]:
     """(top, left, h, w) of a centred crop of at most ``max_side`` px, sides a multiple of ``multiple``."""
     h = min(height, max_side) // multiple * multiple
@@ -293,7 +281,7 @@ def build_check_report(
     top, left, h, w = centre_region(height, width, max_side)
     crop = (slice(None), slice(None), slice(top, top + h), slice(left, left + w))
     x, x_prot = original[crop].float(), protected[crop].float()
-    x_noise = random_sign_noise(x, eps, seed)
+    x_noise = random_sign_noise(x, eps, seed + 7919)  # not the seed the purifiers draw with
 
     total = len(purifiers) + 1
     images: dict[str, dict[str, torch.Tensor]] = {}

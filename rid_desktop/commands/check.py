@@ -20,9 +20,10 @@ import torch
 from rid_desktop.checks.diffpure import DIFFPURE_MODEL_ENV
 from rid_desktop.checks.purifiers import DEFAULT_SPECS, list_purifiers, parse_purifiers
 from rid_desktop.checks.report import DEFAULT_MAX_SIDE, CheckReport, build_check_report, centre_region
+from rid_desktop.commands.engine_arguments import add_engine_arguments, settings_from_engine_arguments
+from rid_desktop.engines import make_engine
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES
-from rid_desktop.strength import DEFAULT_STRENGTH, describe, parse_strength
+from rid_desktop.strength import describe
 
 CONTEXT_MARGIN = 32
 
@@ -37,8 +38,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="photos or folders of photos")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE, help="protection engine")
-    parser.add_argument("--strength", default=DEFAULT_STRENGTH, help="low, medium, high, or a budget in 255ths")
+    add_engine_arguments(parser, seed_help="random seed (protection, noise baseline, purifiers)")
     parser.add_argument("--protected", type=Path, default=None, metavar="FILE",
                         help="check this already protected copy of the (single) IMAGE instead of protecting")
     parser.add_argument("--purifiers", default=DEFAULT_SPECS, help=f"comma-separated list of: {kinds}")
@@ -49,19 +49,14 @@ def register(subparsers) -> None:
                         help="write a PNG grid (one per image: OUT-<name>.png when several)")
     parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                         help="side of the centre crop that is scored, in pixels")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (protection, noise baseline, purifiers)")
-    parser.add_argument("--model", default=None, metavar="PATH", help="generator checkpoint for --engine rid")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from rid_desktop.device import resolve_device
 
-    try:
-        eps = parse_strength(args.strength)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    settings = settings_from_engine_arguments(args)
+    eps = settings.eps
     if args.max_side < 8:
         raise UserError(f"--max-side must be at least 8 pixels, got {args.max_side}")
     images = expand_images(args.images)
@@ -69,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--protected needs exactly one IMAGE (its original)")
     device = resolve_device(args.device)
     purifiers = parse_purifiers(args.purifiers, diffpure_model=args.diffpure_model, device=device)
-    engine = _make_engine(args, device) if args.protected is None else None
+    engine = make_engine(settings, notify=_warn) if args.protected is None else None
 
     reports: list[CheckReport] = []
     failed: list[tuple[Path, str]] = []
@@ -92,20 +87,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def expand_images(paths: list[Path]) -> list[Path]:
-    """Files as given, folders as their supported images (not recursive); UserError if none exist."""
-    from rid_desktop.io import SUPPORTED_SUFFIXES
+    """Files as given, folders as their supported images (not recursive); UserError if none exist.
 
-    found: list[Path] = []
+    Unsupported files in a folder are named by kind on stderr ("skipped: 2 videos (not supported)").
+    """
+    from rid_desktop.io.discovery import Discovery, describe_skipped, scan_folder
+
+    found = Discovery()
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES))
+            found.extend(scan_folder(path, recursive=False))
         elif path.is_file():
-            found.append(path)
+            found.images.append(path)  # named on purpose: an unsupported one fails with its own reason
         else:
             raise UserError(f"no such file or folder: {path}")
-    if not found:
-        raise UserError("no supported images found in: " + ", ".join(str(p) for p in paths))
-    return found
+    skipped = describe_skipped(found.skipped_counts())
+    if not found.images:
+        raise UserError("no supported images found in: " + ", ".join(str(p) for p in paths)
+                        + (f" ({skipped})" if skipped else ""))
+    if skipped:
+        print(skipped, file=sys.stderr)
+    return found.images
 
 
 def _check_one(path: Path, args, engine, eps: float, purifiers, device: torch.device) -> CheckReport:
@@ -140,16 +142,8 @@ def _protect_centre(engine, original: torch.Tensor, eps: float, max_side: int, s
     return context[inner], protected[inner]
 
 
-def _make_engine(args, device: torch.device):
-    from rid_desktop.engines.base import create_engine
-
-    options = {"model_path": str(Path(args.model).expanduser().resolve())} if args.model else {}
-    try:
-        return create_engine(args.engine, device=device, **options)
-    except TypeError:
-        if options:
-            raise UserError(f"engine {args.engine!r} does not take --model") from None
-        raise
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _grid_path(grid: Path, image: Path, count: int) -> Path:

@@ -17,10 +17,11 @@ from tqdm import tqdm
 
 from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.batch.events import BatchSummary
+from rid_desktop.commands.engine_arguments import add_engine_arguments, settings_from_engine_arguments
+from rid_desktop.engines import make_engine
 from rid_desktop.errors import UserError
-from rid_desktop.settings import DEFAULT_ENGINE, ENGINE_CHOICES, OutputSettings, ProtectionSettings
-from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
-
+from rid_desktop.io.discovery import describe_skipped
+from rid_desktop.settings import OutputSettings, ProtectionSettings
 
 
 def register(subparsers) -> None:
@@ -33,10 +34,10 @@ def register(subparsers) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="photos and/or folders")
     parser.add_argument("-o", "--output", type=Path, default=None,
                         help="output folder (default: <input folder>-protected beside the input)")
-    parser.add_argument("--engine", choices=ENGINE_CHOICES, default=DEFAULT_ENGINE, help="protection engine")
-    parser.add_argument("--strength", default=DEFAULT_STRENGTH,
-                        help="low, medium, high, or a budget in 255ths such as 6")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    add_engine_arguments(parser, seed_default=None,
+                         seed_help="reproduce a result: the same seed gives the same output. By default every "
+                                   "photo gets a fresh random key that is never stored, so running the app "
+                                   "again on a protected copy cannot undo its protection")
     parser.add_argument("--recursive", action=argparse.BooleanOptionalAction, default=True,
                         help="include sub-folders")
     parser.add_argument("--strip-exif", action="store_true", help="drop all EXIF metadata (ICC is kept)")
@@ -44,40 +45,17 @@ def register(subparsers) -> None:
     parser.add_argument("--format", choices=["same", "jpeg", "png"], default="same",
                         help="output format (HEIC is always written as JPEG under 'same')")
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (1-100), written 4:4:4")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint to use with --engine rid (e.g. an official RID file)")
     parser.set_defaults(handler=run)
 
 
 def settings_from_args(args: argparse.Namespace) -> ProtectionSettings:
-    try:
-        eps = parse_strength(args.strength)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
     if not 1 <= args.quality <= 100:
         raise UserError(f"--quality must be between 1 and 100, got {args.quality}")
     output = OutputSettings(
         output_dir=args.output, format=args.format, jpeg_quality=args.quality,
         strip_gps=not args.keep_gps, strip_exif=args.strip_exif,
     )
-    model = str(Path(args.model).expanduser().resolve()) if args.model else None
-    return ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
-                              model_path=model, output=output)
-
-
-def make_engine(settings: ProtectionSettings):
-    """Build the engine named in the settings on the chosen device."""
-    from rid_desktop.device import resolve_device
-    from rid_desktop.engines.base import create_engine
-
-    options = {"model_path": settings.model_path} if settings.model_path else {}
-    try:
-        return create_engine(settings.engine, device=resolve_device(settings.device), **options)
-    except TypeError:
-        if options:
-            raise UserError(f"engine {settings.engine!r} does not take --model") from None
-        raise
+    return settings_from_engine_arguments(args, output)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,13 +64,17 @@ def run(args: argparse.Namespace) -> int:
     for warning in plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not plan.items and not plan.problems:
-        raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths))
-    engine = make_engine(settings) if plan.pending else None
+        skipped = f" ({plan.describe_skipped()})" if plan.skipped else ""
+        raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths) + skipped)
     cancel = threading.Event()
     summary = BatchSummary()
     with _cancel_on_signals(cancel), tqdm(
         total=len(plan.items), unit="img", file=sys.stderr, disable=None, dynamic_ncols=True
     ) as bar:
+        def warn(message: str) -> None:
+            bar.write(f"warning: {message}", file=sys.stderr)
+
+        engine = make_engine(settings, notify=warn) if plan.pending else None
         def show_tiles(done: int, total: int) -> None:
             bar.set_postfix_str(f"{done}/{total} steps", refresh=True)
 
@@ -121,6 +103,8 @@ def print_summary(summary: BatchSummary) -> None:
     print()
     for label, count in rows:
         print(f"  {label:<{width}}  {count}")
+    if summary.unsupported:
+        print(f"  {describe_skipped(summary.unsupported)}")
     for folder in summary.output_dirs:
         print(f"  output folder{'s' if len(summary.output_dirs) > 1 else ''}: {folder}")
     if summary.failed:

@@ -1,5 +1,8 @@
 """The one interface every protection engine implements, and the name registry that builds them.
 
+The registry is filled by :mod:`rid_desktop.engines` (the package's ``__init__`` imports each
+implementation, whose ``@register_engine`` runs); this module never imports an implementation.
+
 An engine takes an RGB image tensor in [0, 1] and returns the protected image, with
 ``|protected - image|_inf <= eps`` guaranteed (enforced again by :func:`project_linf`), at the
 input's own resolution. The CLI, the batch runner and the GUI only ever talk to this interface.
@@ -7,6 +10,7 @@ input's own resolution. The CLI, the batch runner and the GUI only ever talk to 
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, runtime_checkable
 
@@ -91,12 +95,13 @@ def check_image_tensor(image: torch.Tensor) -> None:
 
 @dataclass(frozen=True)
 class EngineInfo:
-    """What the UI and CLI show about an engine."""
+    """What the UI and CLI show about an engine, and the options its factory takes."""
 
     name: str
     label: str
     description: str
     factory: Callable[..., Engine] = field(repr=False)
+    options: tuple[str, ...] = ()  # keyword options besides ``device``, read from the factory's signature
 
 
 _ENGINES: dict[str, EngineInfo] = {}
@@ -106,26 +111,50 @@ def register_engine(name: str, label: str, description: str):
     """Decorator registering an engine factory under a stable name (used by CLI, GUI, settings)."""
 
     def wrap(factory: Callable[..., Engine]) -> Callable[..., Engine]:
-        _ENGINES[name] = EngineInfo(name, label, description, factory)
+        _ENGINES[name] = EngineInfo(name, label, description, factory, _option_names(factory))
         return factory
 
     return wrap
 
 
+def _option_names(factory: Callable[..., Engine]) -> tuple[str, ...]:
+    """Named keyword options of a factory; a catch-all ``**options`` is refused (options must be known)."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params):
+        raise TypeError(f"engine factory {factory.__qualname__} must name its options (no *args/**kwargs)")
+    return tuple(p.name for p in params if p.name not in ("self", "device"))
+
+
 def list_engines() -> list[EngineInfo]:
-    _load_builtin_engines()
+    """Every registered engine, in registration order (the order menus and ``--help`` show)."""
     return list(_ENGINES.values())
 
 
-def create_engine(name: str, *, device: torch.device | str = "cpu", **options) -> Engine:
-    """Build an engine by registry name (e.g. "rid", "dwt-chroma", "iterative")."""
-    _load_builtin_engines()
+def engine_names() -> list[str]:
+    return [info.name for info in list_engines()]
+
+
+def engine_info(name: str) -> EngineInfo:
+    """The registered engine ``name``; UserError naming the choices otherwise."""
     if name not in _ENGINES:
-        known = ", ".join(sorted(_ENGINES))
-        raise UserError(f"unknown engine {name!r}; choose one of: {known}")
-    return _ENGINES[name].factory(device=torch.device(device), **options)
+        raise UserError(f"unknown engine {name!r}; choose one of: {', '.join(engine_names())}")
+    return _ENGINES[name]
 
 
-def _load_builtin_engines() -> None:
-    # Importing the modules runs their @register_engine decorators.
-    from rid_desktop.engines import combined, dwt_chroma, iterative, rid  # noqa: F401
+def engines_taking(option: str) -> list[str]:
+    """Names of the engines whose factory takes ``option`` (e.g. ``model_path``)."""
+    return [info.name for info in list_engines() if option in info.options]
+
+
+def create_engine(name: str, *, device: torch.device | str = "cpu", **options) -> Engine:
+    """Build an engine by registry name (e.g. "rid", "dwt-chroma", "iterative").
+
+    Raises:
+        UserError: an unknown engine, or an option that engine does not take (never silently ignored).
+    """
+    info = engine_info(name)
+    unknown = sorted(set(options) - set(info.options))
+    if unknown:
+        takes = ", ".join(info.options) or "no options"
+        raise UserError(f"engine {name!r} does not take {', '.join(unknown)} (it takes: {takes})")
+    return info.factory(device=torch.device(device), **options)

@@ -53,11 +53,3 @@ def apply_chroma_bands(image: torch.Tensor, unit_bands: torch.Tensor, eps: float
     delta_cbcr = torch.maximum(torch.minimum(delta_cbcr, limits), -limits)
     delta_rgb = fit_chroma_delta_in_gamut(image, chroma_delta_to_rgb(delta_cbcr))
     return image + delta_rgb
-
-
-def random_chroma_noise(image: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Baseline: random-sign Cb/Cr sub-band noise of the same budget (what the generator must beat)."""
-    b, _, h, w = image.shape
-    shape = (b, 2, 4, (h + 1) // 2, (w + 1) // 2)
-    signs = torch.randint(0, 2, shape, generator=generator, device="cpu").to(image) * 2 - 1
-    return apply_chroma_bands(image, signs, eps)

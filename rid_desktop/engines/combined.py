@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine
+from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine, resolve_seed
 from rid_desktop.engines.dwt_chroma import DWTChromaEngine
 from rid_desktop.engines.rid import RIDEngine
 
@@ -17,16 +17,20 @@ from rid_desktop.engines.rid import RIDEngine
 class CombinedEngine:
     name = "both"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), **options):
-        self.pixel = RIDEngine(device=device, **options)
-        self.chroma = DWTChromaEngine(device=device, **options)
+    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, chroma_model_path=None,
+                 tile: int = 1024, overlap: int = 64, tile_batch: int = 2):
+        self.device = torch.device(device)
+        self.pixel = RIDEngine(self.device, model_path, tile, overlap, tile_batch)
+        self.chroma = DWTChromaEngine(self.device, chroma_model_path, tile, overlap, tile_batch)
 
-    def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
+    def protect(self, image: torch.Tensor, eps: float, *, seed: int | None = None,
+                progress: ProgressFn | None = None) -> torch.Tensor:
         check_image_tensor(image)
+        seed = resolve_seed(seed)
 
         def half(offset: int):
             return None if progress is None else (lambda d, t: progress(offset * t + d, 2 * t))
 
         first = self.pixel.protect(image, eps, seed=seed, progress=half(0))
-        second = self.chroma.protect(first, eps, seed=seed, progress=half(1))
+        second = self.chroma.protect(first, eps, seed=seed + 1, progress=half(1))
         return project_linf(image, second, eps)

@@ -13,7 +13,7 @@ import torch
 from rid_desktop.engines.base import ProgressFn, check_image_tensor, register_engine, resolve_seed
 from rid_desktop.engines.chroma_ops import apply_chroma_bands, image_subbands
 from rid_desktop.engines.generator_loading import DEFAULT_CHROMA_MODEL, load_generator, to_device
-from rid_desktop.engines.rid import autocast_for
+from rid_desktop.engines.precision import autocast_for
 from rid_desktop.engines.keying import Frame, into_frame, out_of_frame
 from rid_desktop.engines.tiling import tiled_delta
 from rid_desktop.engines.working_scale import to_native_scale, to_working_scale
@@ -31,8 +31,7 @@ class DWTChromaEngine:
     name = "dwt-chroma"
 
     def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None, keyed: bool = True,
-                 **_ignored):
+                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None, keyed: bool = True):
         self.device = torch.device(device)
         self.net = to_device(load_generator(chroma_model_path, DEFAULT_CHROMA_MODEL), self.device)
         self.tile, self.overlap, self.tile_batch = tile, overlap, tile_batch

@@ -108,18 +108,19 @@ class IterativeEngine:
     """PGD per tile. ``encoders`` defaults to the TAEF2 surrogate; pass several to ensemble."""
 
     name = "iterative"
+    default_space = "pixel"
 
     def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 20, step_size: float | None = None,
-                 random_start: bool = True, space: str = "pixel", robust: bool = True,
+                 random_start: bool = True, space: str | None = None, robust: bool = True,
                  encoders: Sequence[nn.Module] | None = None, tile: int = 512, overlap: int = 32,
-                 work_size: int = 1024, start_from_generator: bool = True, **_ignored):
+                 work_size: int = 1024, start_from_generator: bool = True):
         self.device = torch.device(device)
         self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device))
         self.steps, self.step_size, self.random_start = steps, step_size, random_start
-        self.space, self.robust, self.tile, self.overlap = space, robust, tile, overlap
+        self.space, self.robust, self.tile, self.overlap = space or self.default_space, robust, tile, overlap
         self.work_size = work_size
         self.generator = None
-        if start_from_generator and space == "pixel":
+        if start_from_generator and self.space == "pixel":
             from rid_desktop.engines.rid import RIDEngine
 
             self.generator = RIDEngine(device=self.device, work_size=0)  # already at the working scale
@@ -171,8 +172,8 @@ class IterativeEngine:
     "Maximum, chroma only (iterative, slow)",
     "Iterative optimisation restricted to colour wavelet bands: strongest invisible option.",
 )
-def iterative_chroma(device: torch.device = torch.device("cpu"), **options) -> IterativeEngine:
-    options.setdefault("space", "dwt")
-    engine = IterativeEngine(device=device, **options)
-    engine.name = "iterative-chroma"
-    return engine
+class IterativeChromaEngine(IterativeEngine):
+    """PGD in the Cb/Cr Haar sub-bands only (luma untouched)."""
+
+    name = "iterative-chroma"
+    default_space = "dwt"

@@ -22,7 +22,11 @@ def latent_distortion(encoder: nn.Module, protected: torch.Tensor, reference_lat
     Shape:
         protected: (B, 3, H, W) in [0, 1]; reference_latent: (B, C, h, w) -> (B,)
     """
-    latent = encoder(protected)
+    return latent_distance(encoder(protected), reference_latent)
+
+
+def latent_distance(latent: torch.Tensor, reference_latent: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of two latents per image: (B, C, h, w) x 2 -> (B,)."""
     return (latent - reference_latent).pow(2).flatten(1).mean(1)
 
 

@@ -10,8 +10,6 @@ tiled at 512 with blended overlaps so any photo size works.
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
 import torch.nn.functional as F
@@ -20,15 +18,9 @@ from rid_desktop.engines.base import ProgressFn, add_bounded_delta, check_image_
 from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator, to_device
 from rid_desktop.engines.generator_net import make_key
 from rid_desktop.engines.keying import Frame, into_frame, out_of_frame
+from rid_desktop.engines.precision import autocast_for
 from rid_desktop.engines.tiling import tiled_delta
 from rid_desktop.engines.working_scale import to_native_scale, to_working_scale
-
-
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA (generators are tanh-bounded, so reduced precision is safe); none on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @register_engine(
@@ -42,7 +34,7 @@ class RIDEngine:
     name = "rid"
 
     def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None, **_ignored):
+                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None):
         self.device = torch.device(device)
         self.net = to_device(load_generator(model_path, DEFAULT_PIXEL_MODEL), self.device)
         self.official = not hasattr(self.net, "config")

@@ -32,7 +32,6 @@ Use :func:`official_scale_to_pixel_eps` to translate the paper's budgets.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -369,8 +368,3 @@ def _layout_problems(expected: dict[str, torch.Tensor], state: dict[str, torch.T
 def _one_line(exc: Exception, limit: int = 300) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parameter_count(net: nn.Module) -> int:
-    """Number of weights, e.g. to tell users how heavy the official network is (~340 M)."""
-    return sum(math.prod(p.shape) for p in net.parameters())

@@ -10,13 +10,13 @@ Look-up order for a model file (first hit wins):
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from rid_desktop import paths
 from rid_desktop.errors import ModelError
+from rid_desktop.hashing import sha256_file  # noqa: F401  (models.download imports it from here)
 
 MODELS_DIR_ENV = "RID_DESKTOP_MODELS_DIR"
 
@@ -108,14 +108,6 @@ def search_dirs() -> list[Path]:
     dirs.append(paths.checkpoints_dir())
     dirs.append(paths.user_data_dir() / "models")
     return dirs
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def locate(name: str, explicit: str | os.PathLike | None = None, *, verify: bool = True) -> Path:

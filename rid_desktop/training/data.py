@@ -9,12 +9,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+TRAINABLE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}  # what Pillow opens unaided
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    """The images under ``folder`` in the app's one walk order (io.discovery), HEIC left out."""
+    from rid_desktop.io.discovery import scan_folder
+
+    return [p for p in scan_folder(Path(folder)).images if p.suffix.lower() in TRAINABLE_SUFFIXES]
 
 
 def _paths(source: str | Path | list[Path]) -> list[Path]:

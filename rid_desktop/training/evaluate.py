@@ -10,7 +10,6 @@ Outputs ``eval.csv`` (per image), ``eval.md`` (means) and ``eval.png`` (bar plot
 from __future__ import annotations
 
 import csv
-import io
 import statistics
 import time
 from dataclasses import dataclass
@@ -21,12 +20,15 @@ import torch
 from kornia.metrics import ssim as kornia_ssim
 from PIL import Image
 
-from rid_desktop.engines import create_engine
-from rid_desktop.engines.chroma_ops import random_chroma_noise
+from rid_desktop.engines import make_engine
+from rid_desktop.checks.metrics import psnr_per_image
+from rid_desktop.checks.purifiers import jpeg_round_trip
+from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.iterative import pgd_attack
 from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.models.surrogates import load_encoder
-from rid_desktop.training.data import center_crops
+from rid_desktop.settings import ProtectionSettings
+from rid_desktop.training.data import center_crops, list_images
 
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
 
@@ -41,26 +43,15 @@ def build_engines(specs) -> dict[str, object]:
     for spec in specs:
         name, _, model = spec.partition(":")
         label = f"{name}[{Path(model).stem}]" if model else name
-        key = "chroma_model_path" if name == "dwt-chroma" else "model_path"
-        built[label] = create_engine(name, **{key: model}) if model else create_engine(name)
+        if name == "dwt-chroma" and model:  # the chroma generator's file is an engine option of its own
+            built[label] = make_engine(ProtectionSettings(engine=name, device="cpu"), chroma_model_path=model)
+        else:
+            built[label] = make_engine(ProtectionSettings(engine=name, device="cpu", model_path=model or None))
     return built
 
 
 def _is_chroma(method: str) -> bool:
     return method.split("[", 1)[0] in CHROMA_ENGINES
-
-
-def jpeg_420(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
-    """Real JPEG re-save with 4:2:0 chroma subsampling, as social networks do. (B,3,H,W) -> same."""
-    out = []
-    for img in x:
-        arr = (img.permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format="JPEG", quality=quality, subsampling=2)
-        buf.seek(0)
-        dec = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255
-        out.append(torch.from_numpy(dec).permute(2, 0, 1))
-    return torch.stack(out)
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -80,16 +71,11 @@ class Row:
     seconds: float
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = (a - b).pow(2).mean().item()
-    return 10 * np.log10(1 / max(mse, 1e-12))
-
-
 def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), strengths=(4, 8, 12), size: int = 256,
                     limit: int | None = None, pgd_steps: int = 20, seed: int = 0, progress=print) -> list[Row]:
     torch.manual_seed(seed)
     images = center_crops(folder, size, limit=limit)
-    names = [p.name for p in sorted(Path(folder).iterdir()) if p.suffix.lower() in {".jpg", ".jpeg", ".png"}][: len(images)]
+    names = [p.name for p in list_images(folder)][: len(images)]  # the same files, in the same order
     encoder = load_encoder()
     objective = SurrogateObjective([encoder])
     built = build_engines(engines)
@@ -98,12 +84,11 @@ def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), streng
     for i, x in enumerate(images):
         x = x[None]
         ref = objective.reference(x)
-        ref_jpeg = objective.reference(jpeg_420(x))
+        ref_jpeg = objective.reference(jpeg_round_trip(x, 75))
         for eps255 in strengths:
             eps = eps255 / 255
             candidates: dict[str, tuple[torch.Tensor, float]] = {}
-            signs = torch.randint(0, 2, x.shape, generator=gen).float() * 2 - 1
-            candidates["noise"] = ((x + eps * signs).clamp(0, 1), 0.0)
+            candidates["noise"] = (random_sign_noise(x, eps, gen), 0.0)
             candidates["noise-chroma"] = (random_chroma_noise(x, eps, gen), 0.0)
             for name, engine in built.items():
                 t = time.perf_counter()
@@ -117,10 +102,10 @@ def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), streng
                 for method, (out, secs) in candidates.items():
                     out = quantize(out)
                     rows.append(Row(
-                        image=names[i], method=method, eps255=eps255, psnr=_psnr(out, x),
+                        image=names[i], method=method, eps255=eps255, psnr=min(float(psnr_per_image(x, out)[0]), 120.0),
                         ssim=kornia_ssim(out, x, 11).mean().item(),
                         distortion=objective(out, ref).item(),
-                        distortion_jpeg=objective(jpeg_420(out), ref_jpeg).item(), seconds=secs,
+                        distortion_jpeg=objective(jpeg_round_trip(out, 75), ref_jpeg).item(), seconds=secs,
                     ))
         if progress:
             progress(f"[{i + 1}/{len(images)}] {names[i]}")

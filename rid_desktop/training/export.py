@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
 from rid_desktop.engines.generator_net import GeneratorConfig
+from rid_desktop.io.writer import atomic_write_bytes
 
 
 def save_generator(net: nn.Module, config: GeneratorConfig, path: str | Path, extra: dict[str, str] | None = None) -> None:
-    """Write weights + config atomically (temp file then rename)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    """Write weights + config atomically (a crash mid-save leaves the previous checkpoint, never half a file)."""
     meta = config.to_metadata() | (extra or {})
-    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(tmp), metadata=meta)
-    tmp.replace(path)
+    data = save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, metadata=meta)
+    atomic_write_bytes(Path(path), data)

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import torch
 
-from rid_desktop.engines.chroma_ops import random_chroma_noise
+from rid_desktop.checks.metrics import psnr_per_image
+from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
 from rid_desktop.models.surrogates import load_encoder
@@ -42,12 +43,6 @@ from rid_desktop.training.trip import (Trip, TripWeights, cross_photo_cosine, en
                                        keyed_trip_loss, pairwise_cosine, sample_trip)
 from rid_desktop.training.export import save_generator
 from rid_desktop.training.warm_start import warm_start
-
-
-def random_sign_noise(image: torch.Tensor, eps: float, generator: torch.Generator) -> torch.Tensor:
-    """Baseline: uniform random-sign pixel noise of L-inf eps."""
-    signs = torch.randint(0, 2, image.shape, generator=generator).to(image) * 2 - 1
-    return (image + eps * signs).clamp(0, 1)
 
 
 @torch.no_grad()
@@ -64,8 +59,7 @@ def validate(net, kind: str, objective: SurrogateObjective, images: torch.Tensor
         d_noise = objective(noise, refs, aug).mean().item()
         out[f"ratio_{tag}"] = d_prot / max(d_noise, 1e-12)
         out[f"distortion_{tag}"] = d_prot
-    mse = (protected - images).pow(2).flatten(1).mean(1)
-    out["psnr"] = (10 * torch.log10(1 / mse.clamp_min(1e-12))).mean().item()
+    out["psnr"] = psnr_per_image(images, protected).clamp_max(120.0).mean().item()
     net.train()
     return out
 

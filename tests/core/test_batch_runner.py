@@ -15,24 +15,9 @@ from PIL import Image
 from rid_desktop.batch import MANIFEST_NAME, plan_batch, run_batch
 from rid_desktop.errors import UserError
 from rid_desktop.settings import OutputSettings, ProtectionSettings
+from tests.conftest import SignEngine
 
 SETTINGS = ProtectionSettings(eps=8 / 255)
-
-
-class SignEngine:
-    """Test-only engine: eps * sign(sin(40 x)), reported in `tiles` progress steps."""
-
-    name = "test-sign"
-
-    def __init__(self, tiles=3, overshoot=1.0):
-        self.tiles, self.overshoot, self.calls = tiles, overshoot, 0
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        self.calls += 1
-        for tile in range(self.tiles):
-            if progress:
-                progress(tile + 1, self.tiles)
-        return (image + self.overshoot * eps * torch.sign(torch.sin(image * 40 + seed))).clamp(0, 1)
 
 
 def make_tree(root: Path, n=3, size=(24, 32)) -> list[Path]:

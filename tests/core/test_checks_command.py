@@ -65,7 +65,7 @@ def test_check_a_protected_copy_writes_table_json_and_grid(shared_models, photo_
 def test_check_protects_each_image_of_a_folder_with_the_engine(
     shared_models, photo_pair, tmp_path, monkeypatch, capsys
 ):
-    import rid_desktop.engines.base as engines
+    import rid_desktop.engines.factory as engines
 
     engine = SignNoiseEngine()
     monkeypatch.setattr(engines, "create_engine", lambda name, device="cpu", **options: engine)
@@ -114,7 +114,17 @@ def test_a_protected_copy_of_another_size_fails_that_image(shared_models, photo_
 
 
 def test_every_registered_engine_can_be_checked():
-    from rid_desktop.settings import ENGINE_CHOICES
-    from rid_desktop.engines import list_engines
+    import argparse
 
-    assert sorted(ENGINE_CHOICES) == sorted(e.name for e in list_engines())
+    from rid_desktop.cli import build_parser
+    from rid_desktop.engines import engine_names
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    (engine,) = [a for a in commands.choices["check"]._actions if "--engine" in a.option_strings]
+    assert list(engine.choices) == engine_names()
+
+
+def test_an_option_the_engine_does_not_take_is_one_line(photo_pair, capsys):
+    code = main(["check", str(photo_pair[0]), "--engine", "dwt-chroma", "--model", "x.safetensors"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--model" in err and "rid" in err

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop import cli
 from rid_desktop.commands import protect
-
-
-class SignEngine:
-    """Test-only engine (never registered): eps * sign(sin(40 x))."""
-
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        if progress:
-            progress(1, 1)
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
+from tests.conftest import SignEngine
 
 
 @pytest.fixture
 def test_engine(monkeypatch):
     chosen = []
 
-    def make(settings):
+    def make(settings, **_how):
         chosen.append(settings)
         return SignEngine()
 
@@ -130,7 +118,7 @@ def test_missing_command_modules_are_skipped(monkeypatch):
 def test_keyboard_interrupt_is_a_clean_cancel(tmp_path, monkeypatch, capsys):
     photos(tmp_path / "a", n=1)
 
-    def interrupted(settings):
+    def interrupted(settings, **_how):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(protect, "make_engine", interrupted)

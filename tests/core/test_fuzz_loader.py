@@ -10,7 +10,6 @@ import io
 import os
 
 import numpy as np
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -19,6 +18,7 @@ from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.errors import UnsupportedImageError
 from rid_desktop.io import LoadedImage, decode_image, register_heif
 from rid_desktop.settings import ProtectionSettings
+from tests.conftest import SignEngine
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 
@@ -95,13 +95,6 @@ def test_loader_only_ever_loads_or_refuses(data):
     h, w, c = loaded.rgb.shape
     assert c == 3 and loaded.size == (w, h) and loaded.rgb.dtype == np.float32
     assert np.isfinite(loaded.rgb).all() and loaded.rgb.min() >= 0 and loaded.rgb.max() <= 1
-
-
-class SignEngine:
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
 
 
 @_fuzz_settings(max(10, EXAMPLES // 4))

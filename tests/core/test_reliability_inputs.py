@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop.batch import plan_batch, run_batch
@@ -19,15 +18,9 @@ from rid_desktop.errors import UnsupportedImageError
 from rid_desktop.io import decode_image, load_image
 from rid_desktop.io import formats
 from rid_desktop.settings import ProtectionSettings
+from tests.conftest import SignEngine
 
 SETTINGS = ProtectionSettings()
-
-
-class SignEngine:
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
 
 
 def png_bytes(arr: np.ndarray) -> bytes:

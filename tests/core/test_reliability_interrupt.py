@@ -26,12 +26,11 @@ DRIVER = textwrap.dedent(
     """
     import sys, time, torch
     from rid_desktop.engines import base
-    base._load_builtin_engines = lambda: None
     LOG = sys.argv[1]
 
     class SlowEngine:
         name = "test-slow"
-        def __init__(self, device=None, **options):
+        def __init__(self, device=None):
             pass
         def protect(self, image, eps, *, seed=0, progress=None):
             for step in range(8):

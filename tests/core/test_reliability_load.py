@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop.batch import plan_batch, run_batch
 from rid_desktop.settings import ProtectionSettings
+from tests.conftest import SignEngine
 
 
 def rss_mib() -> float:
@@ -31,15 +31,6 @@ def rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     pytest.skip("needs /proc/self/status (Linux) to measure memory")
-
-
-class SignEngine:
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        if progress:
-            progress(1, 1)
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
 
 
 def run_and_sample(folder: Path, warmup: int, engine=None) -> tuple[int, float, float, float]:
@@ -68,6 +59,7 @@ def test_thousand_small_images_flat_memory(tmp_path):
     assert end - warm < 25, f"memory grew by {end - warm:.1f} MiB over 900 images"
 
 
+@pytest.mark.slow  # minutes on a busy 2-core machine; its figure is in docs/reliability.md and bench's batch memory
 def test_twenty_large_images_flat_memory(tmp_path):
     """20 camera-sized (7.7 MP) photos through the real default generator, tiled at native size."""
     from rid_desktop.engines import create_engine

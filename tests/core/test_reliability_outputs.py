@@ -10,20 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from rid_desktop.batch import MANIFEST_NAME, plan_batch, run_batch
 from rid_desktop.errors import UserError
 from rid_desktop.io import writer
 from rid_desktop.settings import OutputSettings, ProtectionSettings
-
-
-class SignEngine:
-    name = "test-sign"
-
-    def protect(self, image, eps, *, seed=0, progress=None):
-        return (image + eps * torch.sign(torch.sin(image * 40))).clamp(0, 1)
+from tests.conftest import SignEngine
 
 
 def album(folder: Path, n=3) -> dict[Path, str]:

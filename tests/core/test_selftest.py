@@ -36,7 +36,6 @@ class _ScaledCheckerEngine:
 @pytest.fixture
 def test_engine(monkeypatch):
     """Register test-only engines for the duration of one test; returns their names by scale."""
-    base._load_builtin_engines()
     names = {}
     for scale in (1.0, 2.0, 0.0):
         name = f"test-checker-{scale:g}"
@@ -55,10 +54,37 @@ def test_self_test_passes_with_the_shipped_generator(tmp_path):
     assert any(line.startswith("[ok]") and "engine 'rid' loaded" in line
                and "rid-compact-pixel.safetensors" in line for line in lines)
     assert any(line.startswith("[ok]") and "protected a 128x96 test image" in line for line in lines)
-    assert any(line.startswith("[ok]") and "wrote and re-read" in line for line in lines)
+    assert any(line.startswith("[ok]") and "through a real batch" in line and "wrote and re-read" in line
+               and "ICC profile and EXIF kept, GPS removed" in line for line in lines)
     assert not any(line.startswith("[FAIL]") for line in lines)
     assert lines[-1].startswith("self-test passed")
-    assert (tmp_path / "self-test-protected.png").is_file()
+    assert (tmp_path / "photos-protected" / "self-test.jpg").is_file()
+    assert (tmp_path / "photos-protected" / "rid-manifest.json").is_file()  # the batch's own bookkeeping
+
+
+@pytest.mark.parametrize("broken", ["drops metadata", "keeps the original"])
+def test_a_writer_that_loses_metadata_or_protection_fails_the_self_test(broken, tmp_path, monkeypatch, test_engine):
+    """The file step goes through the batch's real writer, so a bundle whose writer is broken fails."""
+    from PIL import Image
+
+    from rid_desktop.batch import runner
+
+    real_save = runner.save_protected
+
+    def plain_save(loaded, protected, output, settings):
+        if broken == "keeps the original":  # the real writer, handed the unprotected pixels
+            return real_save(loaded, torch.from_numpy(loaded.rgb).permute(2, 0, 1)[None], output, settings)
+        output.parent.mkdir(parents=True, exist_ok=True)  # a plain PIL save, as the self-test once did
+        array = (protected[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        Image.fromarray(array).save(output, format="JPEG", quality=95, subsampling=0)
+
+    monkeypatch.setattr(runner, "save_protected", plain_save)
+    lines: list[str] = []
+    code = run_self_test(engine=test_engine[1.0], install_surrogates=False, emit=lines.append, workdir=tmp_path)
+    assert code == 1
+    fail = [line for line in lines if line.startswith("[FAIL]")]
+    expected = "ICC colour profile" if broken == "drops metadata" else "identical to the original"
+    assert len(fail) == 1 and expected in fail[0], lines
 
 
 def test_missing_surrogates_are_warnings_not_failures(tmp_path, monkeypatch, test_engine):
@@ -138,7 +164,7 @@ def test_cli_subcommand_runs_the_self_test(test_engine, capsys):
 
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "[ok]   wrote and re-read" in out
+    assert "wrote and re-read" in out
     assert out.strip().splitlines()[-1].startswith("self-test passed")
 
 

@@ -11,13 +11,12 @@ import pytest
 import torch
 
 from rid_desktop.engines import create_engine
-from rid_desktop.engines.chroma_ops import random_chroma_noise
+from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.engines.wavelets import rgb_to_ycbcr
 from rid_desktop.models.surrogates import load_encoder
 from rid_desktop.training.data import center_crops
 from rid_desktop.training.evaluate import quantize
-from rid_desktop.training.train import random_sign_noise
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EPS = 8 / 255

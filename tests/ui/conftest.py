@@ -51,9 +51,9 @@ def engine_options():
 
 @pytest.fixture
 def tiny_factory(engine_options):
-    def factory(name: str, device: str):
+    def factory(settings):
         engine = TinyEngine(engine_options["steps"], engine_options["step_seconds"])
-        engine_options["made"].append((name, device))
+        engine_options["made"].append((settings.engine, settings.device))
         return engine
 
     return factory

@@ -155,7 +155,7 @@ def test_install_model_action_downloads_in_the_background(make_window, qtbot, mo
 def test_gpu_out_of_memory_in_a_batch_finishes_on_the_cpu_and_says_so(
     make_window, qtbot, dropper, photo_folder, monkeypatch, tiny_factory
 ):
-    import ui.workers
+    import rid_desktop.engines.factory
 
     class OutOfMemoryGpu:
         name = "tiny"
@@ -165,11 +165,11 @@ def test_gpu_out_of_memory_in_a_batch_finishes_on_the_cpu_and_says_so(
 
     made, notices = [], []
 
-    def factory(name, device):
-        made.append(device)
-        return OutOfMemoryGpu() if device != "cpu" else tiny_factory(name, device)
+    def factory(settings):
+        made.append(settings.device)
+        return OutOfMemoryGpu() if settings.device != "cpu" else tiny_factory(settings)
 
-    monkeypatch.setattr(ui.workers, "resolve_device", lambda name="auto": torch.device("cuda", 0))
+    monkeypatch.setattr(rid_desktop.engines.factory, "resolve_device", lambda name="auto": torch.device("cuda", 0))
     window = make_window(engine_factory=factory)
     window.settings.device = "cuda:0"
     window.batch.notice.connect(notices.append)
@@ -231,7 +231,7 @@ def test_strength_change_re_previews_a_one_megapixel_photo(make_window, qtbot, d
     folder.mkdir()
     Image.fromarray(make_rgb(1200, 1600)).save(folder / "big.png")
     window = make_window()
-    window.engine_factory = window.preview_service.engine_factory = lambda name, device: _Free()
+    window.engine_factory = window.preview_service.engine_factory = lambda settings: _Free()
     _load(window, qtbot, dropper, folder, 1)
     window.grid.setCurrentIndex(window.model.index(0))
     qtbot.waitUntil(lambda: window.preview_result is not None, timeout=20000)

@@ -154,7 +154,7 @@ def test_unusable_output_folder_dialog(make_window, qtbot, dropper, photo_folder
 def test_missing_model_dialog_offers_install(make_window, qtbot, dropper, photo_folder):
     from rid_desktop.errors import ModelError
 
-    def factory(name, device):
+    def factory(settings):
         raise ModelError("model taef2-encoder is not installed (looked in x); run: rid-desktop models install taef2-encoder")
 
     window = make_window(engine_factory=factory)

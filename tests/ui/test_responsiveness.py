@@ -46,7 +46,7 @@ def test_event_loop_keeps_answering_during_a_batch(make_window, qtbot, dropper, 
     folder.mkdir()
     for i in range(6):
         Image.fromarray(make_rgb(128, 160, seed=i)).save(folder / f"p{i}.png")
-    window = make_window(engine_factory=lambda name, device: BusyEngine())
+    window = make_window(engine_factory=lambda settings: BusyEngine())
     assert dropper(window, [folder])
     qtbot.waitUntil(lambda: window.model.rowCount() == 6, timeout=5000)
 

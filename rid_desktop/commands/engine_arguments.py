@@ -1,0 +1,42 @@
+"""The options that choose a protection (engine, strength, device, seed, model), shared by the commands.
+
+``protect`` and ``check`` take them the same way and turn them into the same
+:class:`~rid_desktop.settings.ProtectionSettings`, refusing an option the chosen engine cannot use
+before any work starts. The engine names and which engines take ``--model`` come from the registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rid_desktop.engines import engine_names, engines_taking
+from rid_desktop.engines.factory import engine_options
+from rid_desktop.errors import UserError
+from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
+from rid_desktop.strength import DEFAULT_STRENGTH, parse_strength
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, *, seed_help: str, seed_default: int | None = 0) -> None:
+    parser.add_argument("--engine", choices=engine_names(), default=DEFAULT_ENGINE, help="protection engine")
+    parser.add_argument("--strength", default=DEFAULT_STRENGTH,
+                        help="low, medium, high, or a budget in 255ths such as 6")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--seed", type=int, default=seed_default, help=seed_help)
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="generator checkpoint (e.g. an official RID file); fits --engine "
+                        + ", ".join(engines_taking("model_path")))
+
+
+def settings_from_engine_arguments(args: argparse.Namespace,
+                                   output: OutputSettings | None = None) -> ProtectionSettings:
+    """The settings the engine options ask for; UserError (one line) for a bad value or a misfit option."""
+    try:
+        eps = parse_strength(args.strength)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    model = str(Path(args.model).expanduser().resolve()) if args.model else None
+    settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
+                                  model_path=model, output=output or OutputSettings())
+    engine_options(settings)  # an option the engine cannot take is refused before any work starts
+    return settings
