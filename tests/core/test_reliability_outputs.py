@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from rid_desktop.batch import MANIFEST_NAME, plan_batch, run_batch
+from rid_desktop.batch.lock import LOCK_NAME
 from rid_desktop.errors import UserError
 from rid_desktop.io import writer
 from rid_desktop.settings import OutputSettings, ProtectionSettings
@@ -127,7 +128,7 @@ def test_disk_full_leaves_no_partial_file_and_a_clear_error(tmp_path, monkeypatc
     assert summary.done == 1 and len(summary.failed) == 2
     assert all(reason.startswith("disk full") for _, reason in summary.failed)
     out = tmp_path / "in-protected"
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
     assert files == sorted([MANIFEST_NAME, "p0.jpg"])  # no partial outputs, no temp files
     Image.open(out / "p0.jpg").load()
     assert unchanged(hashes)
@@ -188,9 +189,9 @@ def test_the_manifest_exists_before_the_first_output_is_written(tmp_path, monkey
     real_save = runner.save_protected
     seen = []
 
-    def save(loaded, protected, dst, output):
+    def save(loaded, protected, dst, output, **options):
         seen.append((tmp_path / "in-protected" / MANIFEST_NAME).is_file())
-        return real_save(loaded, protected, dst, output)
+        return real_save(loaded, protected, dst, output, **options)
 
     monkeypatch.setattr(runner, "save_protected", save)
     assert list(run_batch(plan_batch([tmp_path / "in"], ProtectionSettings()), SignEngine()))[-1].summary.done == 2
