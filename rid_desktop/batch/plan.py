@@ -237,10 +237,12 @@ def _walk(root: Path, *, recursive: bool, skip: set[Path], problems: list[tuple[
 
 
 def _is_output_folder(path: Path, skip: set[Path]) -> bool:
-    """Our own outputs are never inputs: named ``*-protected``, holding a manifest, or chosen with -o."""
-    if path.name.endswith(OUTPUT_FOLDER_SUFFIX) or _resolved(path) in skip:
+    """Our own outputs are never inputs: chosen with -o, or holding our manifest or lock file. A folder
+    that is merely *named* ``*-protected`` (the user's own "Wedding-protected") is walked like any other."""
+    if _resolved(path) in skip:
         return True
-    return os.path.lexists(path / MANIFEST_NAME)  # False when unreadable: the walk then reports the folder
+    # False when unreadable: the walk then reports the folder
+    return os.path.lexists(path / MANIFEST_NAME) or is_marked(path)
 
 
 def _unique(output: Path, used: set[Path]) -> Path:

@@ -278,3 +278,21 @@ def test_a_255_byte_output_name_can_be_written(tmp_path):
     assert summary.done == 1 and not summary.failed
     assert (tmp_path / "p-protected" / name).is_file()
     assert not [p for p in (tmp_path / "p-protected").iterdir() if p.name.endswith(writer.TEMP_SUFFIX)]
+
+
+def test_a_user_folder_merely_named_protected_is_walked_not_skipped(tmp_path):
+    photo(tmp_path / "p" / "Wedding-protected" / "kiss.png")
+    photo(tmp_path / "p" / "a.png", seed=1)
+    assert run([tmp_path / "p"]).done == 2
+    assert (tmp_path / "p-protected" / "Wedding-protected" / "kiss.png").is_file()
+    again = run([tmp_path / "p"])  # our output folder, beside the input, is still never an input
+    assert again.skipped == 2 and again.done == 0
+
+
+def test_our_output_folder_inside_the_input_stays_skipped_after_its_manifest_is_deleted(tmp_path):
+    photo(tmp_path / "p" / "a.png")
+    settings = with_output(tmp_path / "p" / "out")
+    assert run([tmp_path / "p"], settings).done == 1
+    (tmp_path / "p" / "out" / MANIFEST_NAME).unlink()
+    plan = plan_batch([tmp_path / "p"], ProtectionSettings())  # default output: p-protected
+    assert [item.source.name for item in plan.items] == ["a.png"]

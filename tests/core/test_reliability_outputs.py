@@ -92,9 +92,11 @@ def test_output_inside_input_is_never_re_protected(tmp_path):
     inside = tmp_path / "in" / "out"
     settings = ProtectionSettings(output=OutputSettings(output_dir=inside))
     assert list(run_batch(plan_batch([tmp_path / "in"], settings), SignEngine()))[-1].summary.done == 3
-    # a second run over the same input must not pick up in/out/*.jpg, nor a *-protected folder placed inside
+    # a second run over the same input must not pick up in/out/*.jpg, nor an old output folder moved inside
+    # (recognised by its manifest; a folder merely *named* *-protected is the user's: test_data_safety.py)
     (tmp_path / "in" / "old-protected").mkdir()
     (tmp_path / "in" / "old-protected" / "x.jpg").write_bytes((tmp_path / "in" / "p0.jpg").read_bytes())
+    (tmp_path / "in" / "old-protected" / MANIFEST_NAME).write_text('{"images": {}}')
     for settings_run in (settings, ProtectionSettings(eps=4 / 255, output=OutputSettings(output_dir=inside))):
         plan = plan_batch([tmp_path / "in"], settings_run)
         assert sorted(i.source.name for i in plan.items) == ["p0.jpg", "p1.jpg", "p2.jpg"]
