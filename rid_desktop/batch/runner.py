@@ -117,6 +117,12 @@ def _run_locked(plan: BatchPlan, engine, cancel, on_progress) -> Iterator[BatchE
             on_progress(done, steps)
 
     yield event("started", message=f"{len(plan.pending)} to protect, {len(plan.already_done)} already done")
+    for root in plan.output_roots:  # locked: no run of ours is writing here, so leftovers are a killed run's
+        remove_stale_temp_files(root)
+        cleaned.add(root)
+        manifest = manifests[root] = Manifest.load(root)
+        if not os.path.lexists(manifest.path) or manifest.damaged:
+            _save_quietly(manifest)  # before any output: an output folder always holds our (valid) manifest
     for folder, reason in plan.problems:
         summary.failed.append((folder, reason))
         yield BatchEvent("item_failed", -1, total, folder, None, reason, elapsed=time.monotonic() - start)
@@ -125,20 +131,16 @@ def _run_locked(plan: BatchPlan, engine, cancel, on_progress) -> Iterator[BatchE
         if cancel is not None and cancel.is_set():
             summary.cancelled = True
             break
-        for folder in (item.output_root, item.output.parent):  # the folders are locked: no run of ours is writing
-            if folder not in cleaned:
-                remove_stale_temp_files(folder)
-                cleaned.add(folder)
+        folder = item.output.parent
+        if folder not in cleaned:
+            remove_stale_temp_files(folder)
+            cleaned.add(folder)
         if item.state == "already-done":
             summary.skipped += 1
             yield event("item_skipped", index, item, message="already protected with these settings")
             continue
         yield event("item_started", index, item, message=item.relative_source)
-        manifest = manifests.get(item.output_root)
-        if manifest is None:
-            manifest = manifests[item.output_root] = Manifest.load(item.output_root)
-            if not os.path.lexists(manifest.path) or manifest.damaged:
-                _save_quietly(manifest)  # before any output: an output folder always holds our manifest
+        manifest = manifests[item.output_root]
         digest = None
         try:
             data, digest = _read_stable(item.source)
