@@ -16,12 +16,13 @@ import errno
 import io
 import os
 import secrets
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from rid_desktop.errors import OutputError
 from rid_desktop.io import formats, metadata, png16
@@ -30,6 +31,7 @@ from rid_desktop.settings import OutputSettings
 
 TEMP_SUFFIX = ".rid-tmp"
 _CHUNK = 1 << 20
+_JPEG_BUFFER_LOCK = threading.Lock()
 _TEMP_NAME_BYTES = 200  # of the destination's name kept in the temp name: 255-byte names must still work
 
 ReplaceJudge = Callable[[Path, bytes], bool]
@@ -135,24 +137,30 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
 
 
 def _encode_jpeg(image: Image.Image, options: dict) -> bytes:
-    """JPEG with optimised Huffman tables when they fit Pillow's one-shot buffer, plain otherwise.
+    """JPEG with optimised Huffman tables, whatever the photo's entropy.
 
-    Optimising needs the whole compressed image in one buffer that Pillow sizes at 1-2 bytes per
-    pixel; a high-entropy photo at quality 95+ with 4:4:4 chroma needs more and fails with "broken
-    data stream". The plain encoding streams (no size limit) and tells us whether the optimised one fits.
+    Optimising makes libjpeg write the whole image into one buffer, which Pillow sizes at 1-2 bytes
+    per pixel (``ImageFile.MAXBLOCK`` is its floor); a high-entropy photo at quality 95+ with 4:4:4
+    chroma needs up to about 3, and failed with "broken data stream". We raise the floor to 4 bytes
+    per pixel for this one save (under a lock, as it is Pillow's module setting); should it still
+    fail, the plain encoding, which streams, is just as valid.
     """
-    plain = io.BytesIO()
-    image.save(plain, format="JPEG", **options)
     width, height = image.size
-    budget = width * height * (2 if options["quality"] >= 95 else 1)
-    if plain.tell() + 4096 > budget:
-        return plain.getvalue()
-    optimised = io.BytesIO()
-    try:
-        image.save(optimised, format="JPEG", optimize=True, **options)
-    except OSError:  # a margin case the estimate missed: the plain encoding is just as valid
-        return plain.getvalue()
-    return optimised.getvalue()
+    needed = 4 * width * height + len(options.get("icc_profile") or b"") + len(options.get("exif") or b"") + _CHUNK
+    buffer = io.BytesIO()
+    with _JPEG_BUFFER_LOCK:
+        floor = ImageFile.MAXBLOCK
+        ImageFile.MAXBLOCK = max(floor, needed)
+        try:
+            image.save(buffer, format="JPEG", optimize=True, **options)
+            return buffer.getvalue()
+        except OSError:
+            pass
+        finally:
+            ImageFile.MAXBLOCK = floor
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
 
 
 def atomic_write_bytes(
