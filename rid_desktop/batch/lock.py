@@ -9,12 +9,14 @@ the folder as one RID Desktop has written to, even if the manifest is later dele
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 from rid_desktop.errors import UserError
 
 LOCK_NAME = ".rid-desktop.lock"
+_BUSY = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 
 class FolderBusyError(UserError):
@@ -38,8 +40,10 @@ class FolderLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
         try:
             _lock(fd)
-        except OSError:
+        except OSError as exc:
             os.close(fd)
+            if exc.errno not in _BUSY:  # e.g. a network share without locks: the caller goes on unlocked
+                raise
             raise FolderBusyError(
                 f"another RID Desktop run is writing into {self.folder}; wait for it to finish, "
                 "or choose another output folder"

@@ -78,7 +78,7 @@ class Manifest:
         path = Path(root) / MANIFEST_NAME
         try:
             raw = path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no manifest (or the output path is a file: refused later)
             return cls(root)
         except OSError as exc:
             return cls._fresh(root, f"could not read {path} ({exc.strerror or exc}); starting a fresh manifest")
@@ -100,7 +100,7 @@ class Manifest:
 
     @classmethod
     def _fresh(cls, root: Path, warning: str) -> "Manifest":
-        log.warning(warning)
+        log.info(warning)  # shown to the person through BatchPlan.warnings, once
         return cls(root, warning=warning)
 
     def key_for(self, output: Path) -> str:

@@ -296,3 +296,17 @@ def test_our_output_folder_inside_the_input_stays_skipped_after_its_manifest_is_
     (tmp_path / "p" / "out" / MANIFEST_NAME).unlink()
     plan = plan_batch([tmp_path / "p"], ProtectionSettings())  # default output: p-protected
     assert [item.source.name for item in plan.items] == ["a.png"]
+
+
+def test_a_file_system_without_locks_still_runs(tmp_path, monkeypatch):
+    """A network share answering ENOLCK must not look like a busy folder."""
+    import errno
+
+    from rid_desktop.batch import lock
+
+    def no_locks(fd):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(lock, "_lock", no_locks)
+    photo(tmp_path / "p" / "a.png")
+    assert run([tmp_path / "p"]).done == 1
