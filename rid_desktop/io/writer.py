@@ -17,6 +17,7 @@ import io
 import os
 import secrets
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,7 +96,17 @@ def save_protected(
 
 
 def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputSettings) -> bytes:
-    """Encode (H, W, 3) float sRGB pixels as ``fmt`` with the original's alpha, ICC and allowed EXIF."""
+    """Encode (H, W, 3) float sRGB pixels as ``fmt`` with the original's alpha, ICC and allowed EXIF.
+
+    Pillow's encoder chatter about odd metadata ("Metadata Warning, tag ... had too many entries")
+    is silenced: the person sees our one-line outcome only.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _encode(loaded, rgb, fmt, output)
+
+
+def _encode(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputSettings) -> bytes:
     exif = metadata.sanitize_exif(loaded.exif, strip_gps=output.strip_gps, strip_all=output.strip_exif)
     alpha = loaded.alpha
     if alpha is not None and fmt == "JPEG":  # JPEG has no alpha: flatten onto white, as viewers show it
