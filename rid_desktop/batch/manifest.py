@@ -121,9 +121,9 @@ class Manifest:
         )
 
     def owns(self, output: Path) -> bool:
-        """True when the file at ``output`` is one we wrote: recorded as protected with this size and hash."""
+        """True when the file at ``output`` is one we wrote: recorded with this size and hash."""
         entry = self.entries.get(self.key_for(output))
-        if not entry or entry.get("status") != "protected" or not entry.get("output_sha256"):
+        if not entry or not entry.get("output_sha256"):
             return False
         try:
             if os.stat(output).st_size != entry.get("output_size"):
@@ -164,6 +164,10 @@ class Manifest:
     ) -> None:
         key = self.key_for(output)
         self._lines.pop(key, None)
+        previous = self.entries.get(key) or {}
+        if output_sha256 is None and status != "protected":
+            # A later failure does not make the earlier output, still on disk, any less ours.
+            output_sha256, output_size = previous.get("output_sha256"), previous.get("output_size")
         self.entries[key] = {
             "source": source_rel,
             "output": self.key_for(output),

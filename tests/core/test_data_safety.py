@@ -310,3 +310,19 @@ def test_a_file_system_without_locks_still_runs(tmp_path, monkeypatch):
     monkeypatch.setattr(lock, "_lock", no_locks)
     photo(tmp_path / "p" / "a.png")
     assert run([tmp_path / "p"]).done == 1
+
+
+def test_a_failed_retry_keeps_the_record_that_the_earlier_output_is_ours(tmp_path, monkeypatch):
+    photo(tmp_path / "p" / "a.png", seed=1)
+    run([tmp_path / "p"])
+    from rid_desktop.batch import runner
+
+    def unreadable(source):
+        raise runner.UnsupportedImageError("file changed while being read; run again to protect the new version")
+
+    with monkeypatch.context() as patch:  # a transient failure on the next run is recorded...
+        patch.setattr(runner, "_read_stable", unreadable)
+        assert len(run([tmp_path / "p"], ProtectionSettings(eps=4 / 255)).failed) == 1
+    photo(tmp_path / "p" / "a.png", seed=2)  # ...then the photo changes: our old output may be replaced
+    summary = run([tmp_path / "p"], ProtectionSettings(eps=4 / 255))
+    assert summary.done == 1 and not summary.failed
