@@ -40,6 +40,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also for --help and usage errors, which argparse exits on)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    _tolerate_odd_file_names()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl+C at any moment, even while the commands are still importing
+        print("cancelled.", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+def _tolerate_odd_file_names() -> None:
+    """A file name that is not valid UTF-8 (held as lone surrogates) is printed as its original bytes
+    instead of stopping the program with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and (getattr(stream, "encoding", "") or "").lower().replace("-", "") == "utf8":
+            try:
+                reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):
+                pass
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     try:
         args = _parse(parser, argv)

@@ -12,6 +12,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rid_desktop.batch.lock import is_marked
 from rid_desktop.batch.manifest import MANIFEST_NAME, Manifest
 from rid_desktop.errors import UserError
 from rid_desktop.hashing import sha256_file_or_none
@@ -111,9 +112,9 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
         if found.skipped:
             skipped.setdefault(output_roots[root], []).extend(found.skipped)
 
+    manifests = {out_root: Manifest.load(out_root) for out_root in set(output_roots.values())}
     items: list[BatchItem] = []
     seen_sources: set[Path] = set()
-    used_outputs: set[Path] = set()
     for root, sources in roots.items():
         out_root = output_roots[root]
         for source in sources:
@@ -121,17 +122,54 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
             if key in seen_sources:
                 continue
             seen_sources.add(key)
-            output = _unique(output_path_for(source, root, out_root, settings.output), used_outputs)
-            if _resolved(output) == key:
-                raise UserError(f"refusing to overwrite an original: {source}")
-            items.append(BatchItem(source, output, root, out_root))
+            items.append(BatchItem(source, out_root, root, out_root))  # output named below
+    _name_outputs(items, manifests, settings)
+    for item in items:
+        if _resolved(item.output) == _resolved(item.source):
+            raise UserError(f"refusing to overwrite an original: {item.source}")
 
     used_roots = sorted({item.output_root for item in items}, key=str)
     for out_root in used_roots:
         _check_writable(out_root)
         _refuse_foreign_files(out_root, [item.output for item in items if item.output_root == out_root])
-    warnings = _mark_already_done(items, used_roots, settings)
+    warnings = _mark_already_done(items, {root: manifests[root] for root in used_roots}, settings)
     return BatchPlan(items, settings, used_roots, problems, warnings, skipped)
+
+
+def _name_outputs(items: list[BatchItem], manifests: dict[Path, Manifest], settings: ProtectionSettings) -> None:
+    """Give every item an output path that stays the same from run to run.
+
+    Two sources can want one output (``a.heic`` and ``a.jpg`` both become ``a.jpg``). The plain name
+    goes, in this order, to: the source the manifest already records for it (while that source still
+    exists, so adding a file never renames an earlier output); a source whose own suffix is the output's
+    (``a.jpg`` keeps ``a.jpg``); then walk order. The others get ``a (2).jpg``, ``a (3).jpg``, ...
+    """
+    used: set[Path] = set()
+    recorded: dict[Path, dict[str, Path]] = {}  # per output root: source (relative) -> recorded output
+    for out_root, manifest in manifests.items():
+        input_roots = {item.input_root for item in items if item.output_root == out_root}
+        recorded[out_root] = {}
+        for key, entry in manifest.entries.items():
+            source = entry.get("source")
+            if entry.get("status") != "protected" or not isinstance(source, str):
+                continue
+            if any(os.path.lexists(root / source) for root in input_roots):  # still there: its name stays
+                used.add(out_root / key)
+                recorded[out_root][source] = out_root / key
+    for item in sorted(items, key=lambda item: _renamed_by_format(item, settings)):  # stable sort
+        natural = output_path_for(item.source, item.input_root, item.output_root, settings.output)
+        earlier = recorded[item.output_root].get(item.relative_source)
+        if earlier is not None and earlier.parent == natural.parent and earlier.suffix == natural.suffix:
+            item.output = earlier
+        else:
+            item.output = _unique(natural, used)
+            used.add(item.output)
+
+
+def _renamed_by_format(item: BatchItem, settings: ProtectionSettings) -> bool:
+    """True when the output's suffix differs from the source's (``a.heic`` -> ``a.jpg``)."""
+    natural = output_path_for(item.source, item.input_root, item.output_root, settings.output)
+    return natural.suffix != item.source.suffix
 
 
 def _input_kind(path: Path) -> str:
@@ -182,7 +220,6 @@ def _unique(output: Path, used: set[Path]) -> Path:
     while candidate in used:
         candidate = output.with_name(f"{output.stem} ({number}){output.suffix}")
         number += 1
-    used.add(candidate)
     return candidate
 
 
@@ -209,13 +246,15 @@ def _check_writable_folder(folder: Path) -> None:
 
 
 def _refuse_foreign_files(out_root: Path, outputs: list[Path]) -> None:
-    """Never overwrite a file RID Desktop did not write.
+    """Refuse up front a folder RID Desktop never wrote to that already holds files at output paths.
 
-    Outputs are only ever written into a folder holding our manifest (the runner creates it before the
-    first image), so an existing output path in a folder *without* one belongs to someone else — e.g.
-    a folder of originals chosen with ``-o``.
+    Outputs are only ever written into a folder holding our manifest and lock file (the runner creates
+    both before the first image), so a folder with neither — e.g. a folder of originals chosen with
+    ``-o`` — is refused before any work. In a folder we did write to, the runner checks each existing
+    file at write time instead: only one the manifest records as ours (size + SHA-256), or one already
+    holding exactly the new bytes (an output whose entry was lost), is ever replaced.
     """
-    if os.path.lexists(out_root / MANIFEST_NAME):
+    if os.path.lexists(out_root / MANIFEST_NAME) or is_marked(out_root):
         return
     taken = [output for output in outputs if os.path.lexists(output)]
     if taken:
@@ -225,10 +264,9 @@ def _refuse_foreign_files(out_root: Path, outputs: list[Path]) -> None:
         )
 
 
-def _mark_already_done(items: list[BatchItem], roots: list[Path], settings: ProtectionSettings) -> list[str]:
+def _mark_already_done(items: list[BatchItem], manifests: dict[Path, Manifest], settings: ProtectionSettings) -> list[str]:
     """Mark items the manifest shows as done; hashes only files that have a matching entry."""
     fingerprint = settings.fingerprint()
-    manifests = {root: Manifest.load(root) for root in roots}
     for item in items:
         manifest = manifests[item.output_root]
         entry = manifest.candidate(item.output, fingerprint)

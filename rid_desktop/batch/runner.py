@@ -4,10 +4,17 @@ Guarantees: one bad file never stops the batch (it becomes an "item_failed" even
 entry); each output is written, atomically, as soon as its image is done, and the manifest right
 after; nothing is kept between images, so memory does not grow with the batch; cancel is checked
 between every tile/step and a cancelled image leaves no output.
+
+Nothing is lost: an output only ever replaces a file the manifest records as ours (same size and
+SHA-256) or one holding exactly the bytes we are about to write (an output whose manifest entry was
+lost, e.g. to a kill or a deleted manifest: it is adopted). Each output folder is locked for the run
+(:mod:`rid_desktop.batch.lock`), and an engine result with NaN or infinite values fails its photo
+instead of being written as a black picture.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -17,14 +24,17 @@ from pathlib import Path
 import torch
 
 from rid_desktop.batch.events import BatchEvent, BatchSummary
+from rid_desktop.batch.lock import FolderBusyError, FolderLock
 from rid_desktop.batch.manifest import Manifest
 from rid_desktop.batch.plan import BatchItem, BatchPlan
 from rid_desktop.checks.metrics import perturbation_norms_255, psnr_from_rms_255
 from rid_desktop.engines.base import ProgressFn, project_linf
-from rid_desktop.errors import Cancelled, OutputError, UnsupportedImageError, UserError
-from rid_desktop.hashing import sha256_bytes
+from rid_desktop.errors import Cancelled, ModelError, UnsupportedImageError, UserError
+from rid_desktop.hashing import sha256_bytes, sha256_file
 from rid_desktop.io.loader import decode_image, read_image_bytes, to_tensor
 from rid_desktop.io.writer import remove_stale_temp_files, save_protected
+
+log = logging.getLogger(__name__)
 
 
 def run_batch(
@@ -45,7 +55,40 @@ def run_batch(
     Yields:
         "started", then per item "item_started" + "item_done" | "item_failed", or "item_skipped";
         "cancelled" if cancelled; always a final "finished" event carrying the :class:`BatchSummary`.
+
+    Raises:
+        FolderBusyError: (before the first event) another run is writing into one of the output folders.
     """
+    locks = _lock_output_folders(plan.output_roots)
+    try:
+        yield from _run_locked(plan, engine, cancel, on_progress)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _lock_output_folders(roots: list[Path]) -> list[FolderLock]:
+    """Lock every output folder, or none (FolderBusyError naming the busy one)."""
+    locks: list[FolderLock] = []
+    try:
+        for root in roots:
+            lock = FolderLock(root)
+            try:
+                lock.acquire()
+            except FolderBusyError:
+                raise
+            except OSError as exc:  # cannot even create it: its images will fail with the write error
+                log.warning("could not lock %s: %s", root, exc.strerror or exc)
+                continue
+            locks.append(lock)
+    except BaseException:
+        for lock in locks:
+            lock.release()
+        raise
+    return locks
+
+
+def _run_locked(plan: BatchPlan, engine, cancel, on_progress) -> Iterator[BatchEvent]:
     settings = plan.settings
     total = len(plan.items)
     summary = BatchSummary(output_dirs=list(plan.output_roots), unsupported=plan.skipped_counts())
@@ -74,6 +117,13 @@ def run_batch(
             on_progress(done, steps)
 
     yield event("started", message=f"{len(plan.pending)} to protect, {len(plan.already_done)} already done")
+    for root in plan.output_roots:  # locked: no run of ours is writing here, so leftovers are a killed run's
+        remove_stale_temp_files(root)
+        cleaned.add(root)
+        manifest = manifests[root] = Manifest.load(root)
+        manifest.skipped = plan.skipped_counts(root)
+        if not os.path.lexists(manifest.path) or manifest.damaged:
+            _save_quietly(manifest)  # before any output: an output folder always holds our (valid) manifest
     for folder, reason in plan.problems:
         summary.failed.append((folder, reason))
         yield BatchEvent("item_failed", -1, total, folder, None, reason, elapsed=time.monotonic() - start)
@@ -82,25 +132,20 @@ def run_batch(
         if cancel is not None and cancel.is_set():
             summary.cancelled = True
             break
+        folder = item.output.parent
+        if folder not in cleaned:
+            remove_stale_temp_files(folder)
+            cleaned.add(folder)
         if item.state == "already-done":
             summary.skipped += 1
             yield event("item_skipped", index, item, message="already protected with these settings")
             continue
         yield event("item_started", index, item, message=item.relative_source)
-        manifest = manifests.get(item.output_root)
-        if manifest is None:
-            manifest = manifests[item.output_root] = Manifest.load(item.output_root)
-            manifest.skipped = plan.skipped_counts(item.output_root)
-            if not os.path.lexists(manifest.path):
-                _save_quietly(manifest)  # before any output: an output folder always holds our manifest
-        folder = item.output.parent
-        if folder not in cleaned:
-            remove_stale_temp_files(folder)
-            cleaned.add(folder)
+        manifest = manifests[item.output_root]
         digest = None
         try:
             data, digest = _read_stable(item.source)
-            metrics = _protect_one(item, data, engine, settings, progress, check_cancel)
+            metrics = _protect_one(item, data, engine, settings, progress, check_cancel, _ownership(manifest, item))
         except Cancelled:
             summary.cancelled = True
             break
@@ -111,7 +156,7 @@ def run_batch(
             yield event("item_failed", index, item, message=reason)
             continue
         summary.done += 1
-        _record(manifest, item, digest, settings, "protected", metrics=metrics)
+        _record(manifest, item, digest, settings, "protected", metrics=metrics, **_written(item.output))
         yield event("item_done", index, item, message="protected", metrics=metrics)
 
     if summary.cancelled:
@@ -137,7 +182,35 @@ def _read_stable(source: Path) -> tuple[bytes, str]:
     return data, sha256_bytes(data)
 
 
-def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check_cancel) -> dict:
+def _ownership(manifest: Manifest, item: BatchItem):
+    """The judge deciding whether an existing file at ``item.output`` may be replaced."""
+
+    def may_replace(existing: Path, new_data: bytes) -> bool:
+        return manifest.owns(item.output) or _holds_exactly(existing, new_data)
+
+    return may_replace
+
+
+def _holds_exactly(path: Path, data: bytes) -> bool:
+    """True when ``path`` is a regular file whose bytes are ``data`` (replacing it changes nothing)."""
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) != len(data):
+            return False
+        with open(path, "rb") as handle:
+            return handle.read() == data
+    except OSError:
+        return False
+
+
+def _written(output: Path) -> dict:
+    """Size and SHA-256 of the output just written: the manifest's proof that this file is ours."""
+    try:
+        return {"output_size": os.stat(output).st_size, "output_sha256": sha256_file(output)}
+    except OSError:
+        return {}
+
+
+def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check_cancel, may_replace=None) -> dict:
     """Decode, protect, bound, write. Returns metrics: psnr (dB), linf (255ths), seconds."""
     started = time.monotonic()
     loaded = decode_image(data)
@@ -153,12 +226,17 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
         candidate = engine.protect(image, settings.eps, seed=settings.seed, progress=progress)
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
+        if not bool(torch.isfinite(candidate).all()):  # clamping would turn NaN into a black photo
+            raise ModelError(
+                "the protection model produced invalid values (NaN or infinity); this photo was not "
+                "protected — the model file may be damaged (run: rid-desktop models verify)"
+            )
         protected = project_linf(image, candidate.to(image.dtype), settings.eps)  # defence in depth
         linf, rms = perturbation_norms_255(image, protected)
         protected = protected.to("cpu")
     del candidate, image
     check_cancel()  # a cancel that arrived during the last step still leaves no output
-    save_protected(loaded, protected, item.output, settings.output)
+    save_protected(loaded, protected, item.output, settings.output, may_replace=may_replace)
     psnr = float(psnr_from_rms_255(rms)[0])
     return {"psnr": round(psnr, 3), "linf": round(float(linf[0]), 4), "seconds": round(time.monotonic() - started, 3)}
 
@@ -172,10 +250,12 @@ def _record(manifest: Manifest, item: BatchItem, digest, settings, status: str, 
 
 
 def _save_quietly(manifest: Manifest) -> None:
+    """The image itself is written (or its failure reported); the manifest is best effort, so no
+    failure to save it (full disk, an odd name, anything) may stop the batch."""
     try:
         manifest.save()
-    except OutputError:
-        pass  # the image itself is written (or its failure reported); the manifest is best effort
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        log.warning("could not update the manifest in %s: %s", manifest.root, exc)
 
 
 def _reason(exc: BaseException) -> str:

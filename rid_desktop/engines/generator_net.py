@@ -22,11 +22,14 @@ trunk adapts it to each image.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from rid_desktop.errors import ModelError
 
 EPS_SCALE = 16 / 255  # the eps input channel carries eps / EPS_SCALE (about 0..2)
 
@@ -51,8 +54,70 @@ class GeneratorConfig:
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> "GeneratorConfig":
-        defaults = cls()
-        return cls(**{k: type(getattr(defaults, k))(v) for k, v in meta.items() if hasattr(defaults, k)})
+        """Rebuild a config from a weights file's metadata, every field checked against CONFIG_RULES.
+
+        Keys that are not config fields (training notes, future fields of a newer app) are ignored;
+        missing fields take their defaults.
+
+        Raises:
+            ModelError: a field with the wrong type or outside its bounds, with one line naming it.
+        """
+        return cls(**validated_config_fields(meta))
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """What one config value may be: a number type with inclusive bounds, or one of a set of words."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, name: str, raw) -> object:
+        text = str(raw).strip()
+        if self.choices:
+            if text not in self.choices:
+                raise ModelError(f"invalid generator config: {name}={_shown(text)} (must be one of {', '.join(self.choices)})")
+            return text
+        try:
+            value = int(text) if self.kind is int else float(text)
+        except ValueError:
+            what = "a whole number" if self.kind is int else "a number"
+            raise ModelError(f"invalid generator config: {name}={_shown(text)} (must be {what})") from None
+        if not math.isfinite(value) or not (self.low <= value <= self.high):
+            raise ModelError(
+                f"invalid generator config: {name}={_shown(text)} (must be between {self.low:g} and {self.high:g})"
+            )
+        return value
+
+
+# One rule per GeneratorConfig field; a test checks that every field has one. Bounds are generous for
+# real networks and keep a hostile file from allocating absurd tensors (width=1e7 asked for 7.9 GB).
+CONFIG_RULES: dict[str, FieldRule] = {
+    "kind": FieldRule(str, choices=("pixel", "chroma")),
+    "width": FieldRule(int, 1, 1024),
+    "depth": FieldRule(int, 1, 8),  # _Body has 8 dilations
+    "scale": FieldRule(int, 1, 32),
+    "mask_floor": FieldRule(float, 0.0, 1.0),
+    "mask_contrast": FieldRule(float, 1e-6, 1.0),
+    "rms_cap": FieldRule(float, 0.0, 1.0),
+    "pattern": FieldRule(int, 0, 1024),
+}
+
+
+def validated_config_fields(meta: dict) -> dict:
+    """The known config fields of ``meta``, parsed and checked (see CONFIG_RULES); unknown keys ignored."""
+    fields: dict = {}
+    for name, rule in CONFIG_RULES.items():
+        if name in meta:
+            fields[name] = rule.parse(name, meta[name])
+    return fields
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def bounded(raw: torch.Tensor, training: bool) -> torch.Tensor:

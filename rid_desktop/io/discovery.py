@@ -19,6 +19,7 @@ from rid_desktop.io.formats import SUPPORTED_SUFFIXES
 
 MANIFEST_NAME = "rid-manifest.json"  # marks a folder RID Desktop writes into (see rid_desktop.batch.manifest)
 OUTPUT_FOLDER_SUFFIX = "-protected"
+LOCK_NAME = ".rid-desktop.lock"  # written by rid_desktop.batch.lock; marks a folder we write into
 
 # What an unsupported file is, by suffix; anything else is an "other file".
 SKIP_KINDS: dict[str, frozenset[str]] = {
@@ -94,10 +95,15 @@ def describe_skipped(counts: dict[str, int]) -> str:
 
 
 def is_output_folder(path: Path, skip: Collection[Path] = ()) -> bool:
-    """Our own outputs are never inputs: named ``*-protected``, holding a manifest, or chosen with -o."""
-    if path.name.endswith(OUTPUT_FOLDER_SUFFIX) or (skip and resolved_path(path) in skip):
+    """Our own outputs are never inputs: chosen with -o, or holding our manifest or lock file.
+
+    A folder that is merely *named* ``*-protected`` (the user's own "Wedding-protected") is walked
+    like any other.
+    """
+    if skip and resolved_path(path) in skip:
         return True
-    return os.path.lexists(path / MANIFEST_NAME)  # False when unreadable: the walk then reports the folder
+    # False when unreadable: the walk then reports the folder
+    return os.path.lexists(path / MANIFEST_NAME) or os.path.lexists(path / LOCK_NAME)
 
 
 def scan_folder(root: Path, *, recursive: bool = True, skip: Collection[Path] = ()) -> Discovery:

@@ -107,7 +107,7 @@ def _decode(data: bytes) -> LoadedImage:
     with image:
         fmt = _check_format(image)
         _check_single_frame(image, fmt)
-        _check_size(image.size, len(data))
+        _check_size(image.size, formats.image_data_bytes(data, fmt))
         icc = image.info.get("icc_profile") or None
         if fmt == "PNG" and png16.is_png16(data) and metadata.is_srgb_profile(icc):
             pixels = png16.decode_png16(data)
@@ -186,18 +186,30 @@ def _check_single_frame(image: Image.Image, fmt: str) -> None:
         raise UnsupportedImageError(f"{kind} {fmt} ({frames} frames) is not supported; export a single still image")
 
 
-def _check_size(size: tuple[int, int], file_bytes: int) -> None:
+def _check_size(size: tuple[int, int], data_bytes: int) -> None:
+    """Refuse from the header alone, before any pixel is decoded: absurd sizes, bombs, too little memory."""
     width, height = size
     pixels = width * height
     if width < 1 or height < 1:
         raise UnsupportedImageError(f"image has no pixels ({width}x{height})")
-    if width > formats.MAX_SIDE or height > formats.MAX_SIDE or pixels > formats.MAX_PIXELS:
+    if width > formats.MAX_SIDE or height > formats.MAX_SIDE:
+        raise UnsupportedImageError(
+            f"image is too large ({width}x{height}); the limit is {formats.MAX_SIDE:,} pixels on a side"
+        )
+    if pixels > formats.MAX_PIXELS:
         raise UnsupportedImageError(
             f"image is too large ({width}x{height}); the limit is {formats.MAX_PIXELS // 1_000_000} megapixels"
         )
-    if pixels > formats.BOMB_MIN_PIXELS and pixels > formats.BOMB_PIXELS_PER_BYTE * file_bytes:
+    if pixels > formats.BOMB_MIN_PIXELS and pixels > formats.BOMB_PIXELS_PER_BYTE * data_bytes:
         raise UnsupportedImageError(
-            f"refused a possible decompression bomb: {width}x{height} pixels in a {file_bytes}-byte file"
+            f"refused a possible decompression bomb: {width}x{height} pixels in {data_bytes} bytes of image data"
+        )
+    needed = pixels * formats.PEAK_BYTES_PER_PIXEL
+    available = formats.available_memory()
+    if available is not None and needed > available:
+        raise UnsupportedImageError(
+            f"not enough memory to protect this {width}x{height} image (needs about {needed / 2**30:.1f} GB, "
+            f"{available / 2**30:.1f} GB available)"
         )
 
 

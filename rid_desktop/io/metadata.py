@@ -1,14 +1,20 @@
 """EXIF and ICC handling: what a protected copy keeps of the original's metadata, and why.
 
-Policy (see OutputSettings): the ICC profile is always kept; GPS is dropped unless asked for; all EXIF
-can be dropped. Whatever is kept is rebuilt from a short allow-list rather than copied byte for byte:
-an EXIF thumbnail (IFD1) or a maker-note preview would carry the *unprotected* picture into the
-protected copy, and TIFF inputs mix file-layout tags into their EXIF.
+This is a privacy app, so EXIF is rebuilt from an allow-list, never copied: by default a protected copy
+keeps what photographers want — orientation (reset to 1: pixels are already upright), capture time,
+camera and lens model, exposure settings, colour space — and drops whatever identifies a person or a
+place: serial numbers, owner / artist / copyright names, free-text descriptions and comments, GPS,
+unique image IDs, maker notes (which can also hide an unprotected preview) and the EXIF thumbnail.
+XMP and IPTC are never copied. GPS is kept only on request; all EXIF can be dropped. The ICC profile
+is always kept (it is colour, not identity). :func:`metadata_policy` describes the policy in words
+for the GUI and the docs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import warnings
 
 import numpy as np
 from PIL import Image, ImageCms
@@ -19,16 +25,90 @@ GPS_IFD = 0x8825
 INTEROP_IFD = 0xA005
 MAKER_NOTE = 0x927C
 
-# IFD0 tags worth keeping: who made the picture, with what, and when.
+# IFD0 tags kept: which camera, which software, when. (Artist 0x013B, Copyright 0x8298 and
+# ImageDescription 0x010E name or describe people: dropped.)
 KEEP_IFD0 = (
-    0x010E,  # ImageDescription
     0x010F,  # Make
     0x0110,  # Model
     0x0131,  # Software
     0x0132,  # DateTime
-    0x013B,  # Artist
-    0x8298,  # Copyright
 )
+# Exif sub-IFD tags kept: capture time and exposure. Everything else is dropped, notably
+# UserComment 0x9286, MakerNote 0x927C, ImageUniqueID 0xA420, CameraOwnerName 0xA430,
+# BodySerialNumber 0xA431, LensSerialNumber 0xA435 and SubjectLocation 0xA214.
+KEEP_EXIF_IFD = (
+    0x829A,  # ExposureTime
+    0x829D,  # FNumber
+    0x8822,  # ExposureProgram
+    0x8827,  # ISOSpeedRatings / PhotographicSensitivity
+    0x8830,  # SensitivityType
+    0x8832,  # RecommendedExposureIndex
+    0x9000,  # ExifVersion
+    0x9003,  # DateTimeOriginal
+    0x9004,  # DateTimeDigitized
+    0x9010,  # OffsetTime
+    0x9011,  # OffsetTimeOriginal
+    0x9012,  # OffsetTimeDigitized
+    0x9201,  # ShutterSpeedValue
+    0x9202,  # ApertureValue
+    0x9203,  # BrightnessValue
+    0x9204,  # ExposureBiasValue
+    0x9205,  # MaxApertureValue
+    0x9207,  # MeteringMode
+    0x9208,  # LightSource
+    0x9209,  # Flash
+    0x920A,  # FocalLength
+    0x9290,  # SubSecTime
+    0x9291,  # SubSecTimeOriginal
+    0x9292,  # SubSecTimeDigitized
+    0xA001,  # ColorSpace
+    0xA402,  # ExposureMode
+    0xA403,  # WhiteBalance
+    0xA404,  # DigitalZoomRatio
+    0xA405,  # FocalLengthIn35mmFilm
+    0xA406,  # SceneCaptureType
+    0xA408,  # Contrast
+    0xA409,  # Saturation
+    0xA40A,  # Sharpness
+    0xA432,  # LensSpecification
+    0xA433,  # LensMake
+    0xA434,  # LensModel
+)
+
+KEPT_BY_DEFAULT = (
+    "orientation (applied to the pixels)",
+    "capture date and time",
+    "camera make and model, lens model",
+    "exposure settings (shutter, aperture, ISO, focal length, flash, white balance)",
+    "colour profile (ICC)",
+)
+ALWAYS_DROPPED = (
+    "camera and lens serial numbers",
+    "owner, artist and copyright names",
+    "descriptions and comments",
+    "unique image IDs",
+    "maker notes and the EXIF thumbnail",
+    "XMP and IPTC (including XMP location)",
+)
+
+
+def metadata_policy(*, strip_gps: bool = True, strip_all: bool = False) -> dict[str, list[str]]:
+    """What a protected copy keeps and drops under these settings, in words (for the GUI and docs)."""
+    if strip_all:
+        kept = ["colour profile (ICC)"]
+        dropped = [item for item in KEPT_BY_DEFAULT if "ICC" not in item] + ["GPS location", *ALWAYS_DROPPED]
+    else:
+        kept = list(KEPT_BY_DEFAULT) + ([] if strip_gps else ["GPS location"])
+        dropped = (["GPS location"] if strip_gps else []) + list(ALWAYS_DROPPED)
+    return {"kept": kept, "dropped": dropped}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Damaged EXIF makes Pillow warn ("Possibly corrupt EXIF data ..."); the person sees our one line only."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def read_exif(image: Image.Image) -> bytes | None:
@@ -48,9 +128,10 @@ def exif_orientation(exif_bytes: bytes | None) -> int:
     if not exif_bytes:
         return 1
     try:
-        exif = Image.Exif()
-        exif.load(exif_bytes)
-        value = int(exif.get(ORIENTATION, 1))
+        with _quiet():
+            exif = Image.Exif()
+            exif.load(exif_bytes)
+            value = int(exif.get(ORIENTATION, 1))
     except Exception:
         return 1
     return value if 1 <= value <= 8 else 1
@@ -76,28 +157,30 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def sanitize_exif(exif_bytes: bytes | None, *, strip_gps: bool = True, strip_all: bool = False) -> bytes | None:
-    """EXIF for a protected copy: allow-listed tags, orientation reset to 1 (pixels are already upright).
+    """EXIF for a protected copy: allow-listed tags only, orientation reset to 1 (pixels are already upright).
 
     Returns None when nothing is to be kept or the original EXIF cannot be parsed.
     """
     if strip_all or not exif_bytes:
         return None
     try:
-        source = Image.Exif()
-        source.load(exif_bytes)
-        kept = Image.Exif()
-        for tag in KEEP_IFD0:
-            if tag in source:
-                kept[tag] = source[tag]
-        kept[ORIENTATION] = 1
-        details = {tag: value for tag, value in source.get_ifd(EXIF_IFD).items() if tag not in (MAKER_NOTE, INTEROP_IFD)}
-        if details:
-            kept[EXIF_IFD] = details
-        if not strip_gps:
-            gps = dict(source.get_ifd(GPS_IFD))
-            if gps:
-                kept[GPS_IFD] = gps
-        return kept.tobytes()
+        with _quiet():
+            source = Image.Exif()
+            source.load(exif_bytes)
+            kept = Image.Exif()
+            for tag in KEEP_IFD0:
+                if tag in source:
+                    kept[tag] = source[tag]
+            kept[ORIENTATION] = 1
+            exif_ifd = source.get_ifd(EXIF_IFD)
+            details = {tag: exif_ifd[tag] for tag in KEEP_EXIF_IFD if tag in exif_ifd}
+            if details:
+                kept[EXIF_IFD] = details
+            if not strip_gps:
+                gps = dict(source.get_ifd(GPS_IFD))
+                if gps:
+                    kept[GPS_IFD] = gps
+            return kept.tobytes()
     except Exception:  # odd tag types: drop the EXIF rather than fail the photo
         return None
 
@@ -107,9 +190,10 @@ def has_sub_ifds(exif_bytes: bytes | None) -> bool:
     if not exif_bytes:
         return False
     try:
-        exif = Image.Exif()
-        exif.load(exif_bytes)
-        return EXIF_IFD in exif or GPS_IFD in exif
+        with _quiet():
+            exif = Image.Exif()
+            exif.load(exif_bytes)
+            return EXIF_IFD in exif or GPS_IFD in exif
     except Exception:
         return False
 

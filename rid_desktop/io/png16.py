@@ -2,8 +2,9 @@
 
 Pillow has no 16-bit RGB(A) mode, so it silently drops the low byte of 16-bit colour PNGs. This module
 decodes and encodes them with numpy + zlib so 16-bit inputs keep their precision end to end. It handles
-non-interlaced files of colour types 0 (grey), 2 (RGB), 4 (grey+alpha) and 6 (RGBA); anything else is
-left to Pillow (at 8-bit precision).
+non-interlaced files of colour types 0 (grey), 2 (RGB), 4 (grey+alpha) and 6 (RGBA), including a
+grey/RGB transparency key (tRNS), which becomes an alpha channel; anything else is left to Pillow
+(at 8-bit precision).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def decode_png16(data: bytes) -> np.ndarray:
     channels = _CHANNELS[data[25]]
     bpp = 2 * channels  # bytes per pixel; PNG row filters work on bytes `bpp` apart
     expected = height * (1 + width * bpp)
-    idat = b"".join(payload for kind, payload in _chunks(data) if kind == b"IDAT")
+    chunks = list(_chunks(data))
+    idat = b"".join(payload for kind, payload in chunks if kind == b"IDAT")
+    transparent = next((payload for kind, payload in chunks if kind == b"tRNS"), None)
     try:
         inflater = zlib.decompressobj()
         raw = inflater.decompress(idat, expected)  # bounded: a bomb cannot inflate past the image size
@@ -65,7 +68,22 @@ def decode_png16(data: bytes) -> np.ndarray:
     if filters.max(initial=0) > 4:
         raise UnsupportedImageError("damaged PNG (unknown row filter)")
     unfiltered = _unfilter(rows[:, 1:].reshape(height, width, bpp), filters)
-    return unfiltered.reshape(height, width * bpp).view(">u2").reshape(height, width, channels).astype(np.uint16)
+    pixels = unfiltered.reshape(height, width * bpp).view(">u2").reshape(height, width, channels).astype(np.uint16)
+    return _apply_transparency_key(pixels, transparent)
+
+
+def _apply_transparency_key(pixels: np.ndarray, trns: bytes | None) -> np.ndarray:
+    """A tRNS chunk on grey or RGB names one colour as fully transparent: add it as an alpha channel.
+
+    Grey (C=1) becomes grey+alpha (C=2), RGB (C=3) becomes RGBA (C=4); other images are returned as is.
+    """
+    channels = pixels.shape[2]
+    if trns is None or channels not in (1, 3) or len(trns) < 2 * channels:
+        return pixels
+    key = np.frombuffer(trns[: 2 * channels], ">u2").astype(np.uint16)
+    opaque = np.any(pixels != key, axis=2, keepdims=True)
+    alpha = np.where(opaque, np.uint16(65535), np.uint16(0)).astype(np.uint16)
+    return np.concatenate([pixels, alpha], axis=2)
 
 
 def _unfilter(filtered: np.ndarray, filters: np.ndarray) -> np.ndarray:

@@ -4,6 +4,10 @@ An output file either exists complete or not at all: bytes are encoded in memory
 temporary file beside the destination, flushed to disk, then renamed over the destination with
 ``os.replace``. A crash, a cancel or a full disk leaves at most a hidden ``.*.rid-tmp`` file, which the
 next run removes. Originals are never opened for writing.
+
+A protected copy never replaces a file we did not write: :func:`atomic_write_bytes` takes a
+``may_replace`` judge, and when no file is expected it links the new file into place with
+``os.link``, which fails rather than overwrite one that appeared in the meantime.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import errno
 import io
 import os
 import secrets
+import threading
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFile
 
 from rid_desktop.errors import OutputError
 from rid_desktop.io import formats, metadata, png16
@@ -25,6 +32,15 @@ from rid_desktop.settings import OutputSettings
 
 TEMP_SUFFIX = ".rid-tmp"
 _CHUNK = 1 << 20
+_JPEG_BUFFER_LOCK = threading.Lock()
+_TEMP_NAME_BYTES = 200  # of the destination's name kept in the temp name: 255-byte names must still work
+
+ReplaceJudge = Callable[[Path, bytes], bool]
+"""``may_replace(existing_path, new_bytes)``: may the file already at the destination be replaced?"""
+
+
+class NotOursError(OutputError):
+    """The destination holds a file RID Desktop did not write; it was left untouched."""
 
 
 def output_path_for(source: Path, input_root: Path, output_root: Path, output: OutputSettings) -> Path:
@@ -43,7 +59,12 @@ def output_path_for(source: Path, input_root: Path, output_root: Path, output: O
 
 
 def save_protected(
-    loaded: LoadedImage, protected: torch.Tensor | np.ndarray, dst: Path, output: OutputSettings
+    loaded: LoadedImage,
+    protected: torch.Tensor | np.ndarray,
+    dst: Path,
+    output: OutputSettings,
+    *,
+    may_replace: ReplaceJudge | None = None,
 ) -> Path:
     """Encode and atomically write a protected copy.
 
@@ -52,12 +73,15 @@ def save_protected(
         protected: sRGB in [0, 1], shape (1, 3, H, W) / (3, H, W) tensor or (H, W, 3) array, same H, W.
         dst: destination; its suffix decides the format (see :func:`output_path_for`).
         output: quality and metadata policy.
+        may_replace: when given, an existing ``dst`` is replaced only if it says yes (see
+            :func:`atomic_write_bytes`); None replaces freely (a caller that owns the folder).
 
     Returns:
         ``dst``.
 
     Raises:
         OutputError: the folder is not writable, the disk is full, ... (nothing partial is left behind).
+        NotOursError: ``dst`` exists and ``may_replace`` said no (it is left untouched).
     """
     dst = Path(dst)
     rgb = _as_hwc(protected)
@@ -67,12 +91,22 @@ def save_protected(
     if fmt is None or fmt == "HEIF":
         fmt = formats.output_format(loaded.source_format, output.format)
     data = encode_image(loaded, rgb, fmt, output)
-    atomic_write_bytes(dst, data)
+    atomic_write_bytes(dst, data, may_replace=may_replace)
     return dst
 
 
 def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputSettings) -> bytes:
-    """Encode (H, W, 3) float sRGB pixels as ``fmt`` with the original's alpha, ICC and allowed EXIF."""
+    """Encode (H, W, 3) float sRGB pixels as ``fmt`` with the original's alpha, ICC and allowed EXIF.
+
+    Pillow's encoder chatter about odd metadata ("Metadata Warning, tag ... had too many entries")
+    is silenced: the person sees our one-line outcome only.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _encode(loaded, rgb, fmt, output)
+
+
+def _encode(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputSettings) -> bytes:
     exif = metadata.sanitize_exif(loaded.exif, strip_gps=output.strip_gps, strip_all=output.strip_exif)
     alpha = loaded.alpha
     if alpha is not None and fmt == "JPEG":  # JPEG has no alpha: flatten onto white, as viewers show it
@@ -97,7 +131,7 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
     if exif and fmt != "BMP":
         options["exif"] = exif
     if fmt == "JPEG":
-        options.update(quality=int(output.jpeg_quality), subsampling=0, optimize=True)
+        options.update(quality=int(output.jpeg_quality), subsampling=0)
     elif fmt == "WEBP":
         options.update(lossless=True, quality=80, method=4)  # lossy WebP is 4:2:0, which erases chroma work
     elif fmt == "TIFF":
@@ -106,19 +140,52 @@ def encode_image(loaded: LoadedImage, rgb: np.ndarray, fmt: str, output: OutputS
         options.update(compression="raw" if metadata.has_sub_ifds(exif) else "tiff_adobe_deflate")
     elif fmt == "BMP":
         options.pop("icc_profile", None)
+    if fmt == "JPEG":
+        return _encode_jpeg(image, options)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
 
 
-def atomic_write_bytes(dst: Path, data: bytes, *, durable: bool = True) -> None:
+def _encode_jpeg(image: Image.Image, options: dict) -> bytes:
+    """JPEG with optimised Huffman tables, whatever the photo's entropy.
+
+    Optimising makes libjpeg write the whole image into one buffer, which Pillow sizes at 1-2 bytes
+    per pixel (``ImageFile.MAXBLOCK`` is its floor); a high-entropy photo at quality 95+ with 4:4:4
+    chroma needs up to about 3, and failed with "broken data stream". We raise the floor to 4 bytes
+    per pixel for this one save (under a lock, as it is Pillow's module setting); should it still
+    fail, the plain encoding, which streams, is just as valid.
+    """
+    width, height = image.size
+    needed = 4 * width * height + len(options.get("icc_profile") or b"") + len(options.get("exif") or b"") + _CHUNK
+    buffer = io.BytesIO()
+    with _JPEG_BUFFER_LOCK:
+        floor = ImageFile.MAXBLOCK
+        ImageFile.MAXBLOCK = max(floor, needed)
+        try:
+            image.save(buffer, format="JPEG", optimize=True, **options)
+            return buffer.getvalue()
+        except OSError:
+            pass
+        finally:
+            ImageFile.MAXBLOCK = floor
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def atomic_write_bytes(
+    dst: Path, data: bytes, *, durable: bool = True, may_replace: ReplaceJudge | None = None
+) -> None:
     """Write ``data`` to ``dst`` so that ``dst`` is either the old file or the complete new one.
 
     Creates missing parent folders. ``durable`` also flushes the data to disk before the rename
-    (survives a power cut, costs a few ms). Raises OutputError with a one-line reason on failure.
+    (survives a power cut, costs a few ms). With ``may_replace``, a file already at ``dst`` is only
+    replaced when ``may_replace(dst, data)`` is true; otherwise NotOursError, and it is untouched.
+    Raises OutputError with a one-line reason on failure.
     """
     dst = Path(dst)
-    temp = dst.with_name(f".{dst.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    temp = temp_path_for(dst)
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -128,13 +195,47 @@ def atomic_write_bytes(dst: Path, data: bytes, *, durable: bool = True) -> None:
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temp, dst)
+        if may_replace is None:
+            os.replace(temp, dst)
+        else:
+            _move_into_place_guarded(temp, dst, data, may_replace)
+    except NotOursError:
+        _remove_quietly(temp)
+        raise
     except OSError as exc:
         _remove_quietly(temp)
         raise OutputError(describe_write_error(exc, dst)) from None
     except BaseException:
         _remove_quietly(temp)
         raise
+
+
+def temp_path_for(dst: Path) -> Path:
+    """The hidden temporary file written before ``dst``; short enough for a 255-byte ``dst`` name."""
+    name = os.fsencode(dst.name)[:_TEMP_NAME_BYTES]
+    readable = name.decode("utf-8", "ignore")  # a name cut inside a character just loses that character
+    return dst.with_name(f".{readable}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+
+
+def _move_into_place_guarded(temp: Path, dst: Path, data: bytes, may_replace: ReplaceJudge) -> None:
+    """Rename ``temp`` to ``dst`` unless ``dst`` holds a file ``may_replace`` refuses."""
+    try:
+        os.link(temp, dst)  # atomic "create only if absent": never clobbers a file that just appeared
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here (FAT, some network shares): check, then rename
+        if not os.path.lexists(dst):
+            os.replace(temp, dst)
+            return
+    else:
+        os.unlink(temp)
+        return
+    if not may_replace(dst, data):
+        raise NotOursError(
+            f"{dst.name} already exists in {dst.parent} and was not written by RID Desktop; "
+            "it was not overwritten (move it away or choose another output folder)"
+        )
+    os.replace(temp, dst)
 
 
 def _write_all(fd: int, data: bytes) -> None:

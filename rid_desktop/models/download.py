@@ -29,7 +29,15 @@ from typing import Callable
 
 from rid_desktop import paths
 from rid_desktop.errors import ModelError
-from rid_desktop.models.registry import MODELS, ModelSpec, get_spec, how_to_get, locate, sha256_file
+from rid_desktop.models.registry import (
+    MODELS,
+    ModelSpec,
+    expected_sha256,
+    get_spec,
+    how_to_get,
+    locate,
+    sha256_file,
+)
 
 BASE_URL_ENV = "RID_DESKTOP_MODEL_BASE_URL"
 CHUNK_BYTES = 1 << 20
@@ -167,15 +175,16 @@ def verify_model(name: str, explicit: str | os.PathLike | None = None) -> Verify
         path = locate(name, explicit, verify=False)
     except ModelError as exc:
         return VerifyResult(name, None, False, str(exc))
-    if not spec.sha256:
+    expected = expected_sha256(spec)
+    if not expected:
         kind = "bundled" if spec.bundled else "user-supplied"
         return VerifyResult(name, path, True, f"present at {path} ({kind}, no published checksum to compare)")
     actual = sha256_file(path)
-    if actual != spec.sha256:
+    if actual != expected:
         return VerifyResult(
             name, path, False,
             f"{path} is damaged or not the expected {name} (SHA-256 {actual[:12]}..., expected "
-            f"{spec.sha256[:12]}...); delete it and {how_to_get(spec)}",
+            f"{expected[:12]}...); {how_to_get(spec) if spec.bundled else 'delete it and ' + how_to_get(spec)}",
         )
     return VerifyResult(name, path, True, f"{path} verified (SHA-256 {actual[:12]}...)")
 

@@ -6,6 +6,12 @@ Look-up order for a model file (first hit wins):
 3. ``checkpoints/`` inside the install (our own trained weights ship there);
 4. the per-user data folder (:func:`rid_desktop.paths.user_data_dir` / "models"), where
    ``rid-desktop models install`` downloads third-party weights after verifying their SHA-256.
+
+Our bundled generators have no checksum in this file (they are retrained more often than the code
+changes); theirs are in ``checkpoints/SHA256SUMS`` (``sha256sum`` format), so a damaged or tampered
+bundled file — e.g. NaN weights that would turn every photo black — is refused on load and reported
+by ``rid-desktop models verify``. After retraining, regenerate it with
+``python -m rid_desktop.models.registry --write-bundled-checksums``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from rid_desktop.errors import ModelError
 from rid_desktop.hashing import sha256_file  # noqa: F401  (models.download imports it from here)
 
 MODELS_DIR_ENV = "RID_DESKTOP_MODELS_DIR"
+BUNDLED_CHECKSUMS = "SHA256SUMS"
 
 
 @dataclass(frozen=True)
@@ -119,18 +126,53 @@ def locate(name: str, explicit: str | os.PathLike | None = None, *, verify: bool
     """
     spec = get_spec(name)
     candidates = [Path(explicit)] if explicit else [d / spec.filename for d in search_dirs()]
+    expected = expected_sha256(spec)
     for path in candidates:
         if path.is_file():
-            if verify and spec.sha256 and sha256_file(path) != spec.sha256:
+            if verify and expected and sha256_file(path) != expected:
+                remedy = how_to_get(spec) if spec.bundled else f"delete it and {how_to_get(spec)}"
                 raise ModelError(
-                    f"model file {path} is damaged or not the expected {spec.name} "
-                    f"(checksum mismatch); delete it and run: rid-desktop models install {spec.name}"
+                    f"model file {path} is damaged or not the expected {spec.name} (checksum mismatch); {remedy}"
                 )
             return path
     if explicit:
         raise ModelError(f"model file not found: {explicit}")
     where = ", ".join(str(d) for d in search_dirs())
     raise ModelError(f"model {spec.name} is not installed (looked in {where}); {how_to_get(spec)}")
+
+
+def expected_sha256(spec: ModelSpec) -> str | None:
+    """The checksum a file of ``spec`` must have: the registry's, or for bundled models the one in
+    ``checkpoints/SHA256SUMS``; None for user-supplied files (nothing to compare against)."""
+    if spec.sha256:
+        return spec.sha256
+    if spec.bundled:
+        return bundled_checksums().get(spec.filename)
+    return None
+
+
+def bundled_checksums() -> dict[str, str]:
+    """File name -> SHA-256 from ``checkpoints/SHA256SUMS`` (empty when the file is absent)."""
+    try:
+        text = (paths.checkpoints_dir() / BUNDLED_CHECKSUMS).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    sums: dict[str, str] = {}
+    for line in text.splitlines():
+        digest, _, name = line.strip().partition(" ")
+        name = name.strip().lstrip("*")
+        if len(digest) == 64 and name:
+            sums[name] = digest.lower()
+    return sums
+
+
+def write_bundled_checksums() -> Path:
+    """Rewrite ``checkpoints/SHA256SUMS`` from the bundled weights on disk (after retraining)."""
+    folder = paths.checkpoints_dir()
+    lines = [f"{sha256_file(path)}  {path.name}" for path in sorted(folder.glob("*.safetensors"))]
+    target = folder / BUNDLED_CHECKSUMS
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
 
 
 def how_to_get(spec: ModelSpec) -> str:
@@ -143,3 +185,11 @@ def how_to_get(spec: ModelSpec) -> str:
         f"it is supplied by you: copy the file to {paths.user_data_dir() / 'models' / spec.filename} "
         "or pass its path explicitly"
     )
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--write-bundled-checksums"]:
+        sys.exit("usage: python -m rid_desktop.models.registry --write-bundled-checksums")
+    print(f"wrote {write_bundled_checksums()}")

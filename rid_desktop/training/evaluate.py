@@ -27,8 +27,10 @@ from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.iterative import pgd_attack
 from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.models.surrogates import load_encoder
+from rid_desktop.errors import UserError
 from rid_desktop.settings import ProtectionSettings
-from rid_desktop.training.data import center_crops, list_images
+from rid_desktop.training.data import list_images, load_rgb
+from rid_desktop.training.data import to_tensor as rgb_to_tensor
 
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
 
@@ -71,11 +73,60 @@ class Row:
     seconds: float
 
 
+def load_crops(folder: str | Path, size: int, *, limit: int | None = None, progress=print) -> tuple[list[str], torch.Tensor]:
+    """Centre crops (short side resized to ``size``) of the readable images under ``folder``, with their names.
+
+    A file that cannot be read is skipped with a one-line note naming it (``progress``), so one bad
+    photo never stops an evaluation; UserError when no image is readable.
+
+    Shape:
+        -> names (N,), crops (N, 3, size, size) in [0, 1]
+    """
+    folder = Path(folder)
+    names: list[str] = []
+    crops: list[torch.Tensor] = []
+    for path in list_images(folder):
+        if limit is not None and len(crops) >= limit:
+            break
+        try:
+            image = rgb_to_tensor(load_rgb(path))[None]
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is skipped, by name
+            if progress:
+                progress(f"skipped {path.relative_to(folder).as_posix()}: cannot read it ({_short(exc)})")
+            continue
+        crops.append(center_crop(image, size))
+        names.append(path.relative_to(folder).as_posix())
+    if not crops:
+        raise UserError(f"no readable images in {folder}")
+    return names, torch.cat(crops).clamp_(0, 1)
+
+
+def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(1, 3, H, W) -> (1, 3, size, size): short side resized to ``size``, then the centre."""
+    h, w = image.shape[-2:]
+    s = size / min(h, w)
+    image = torch.nn.functional.interpolate(
+        image, size=(max(size, round(h * s)), max(size, round(w * s))), mode="bilinear", antialias=True
+    )
+    h, w = image.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[..., top : top + size, left : left + size]
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = (a - b).pow(2).mean().item()
+    return 10 * np.log10(1 / max(mse, 1e-12))
+
+
 def evaluate_folder(folder: str | Path, *, engines=("rid", "dwt-chroma"), strengths=(4, 8, 12), size: int = 256,
                     limit: int | None = None, pgd_steps: int = 20, seed: int = 0, progress=print) -> list[Row]:
     torch.manual_seed(seed)
-    images = center_crops(folder, size, limit=limit)
-    names = [p.name for p in list_images(folder)][: len(images)]  # the same files, in the same order
+    names, images = load_crops(folder, size, limit=limit, progress=progress)
     encoder = load_encoder()
     objective = SurrogateObjective([encoder])
     built = build_engines(engines)
@@ -179,7 +230,7 @@ def write_comparison(folder: str | Path, out_path: str | Path, *, engines=("rid"
     engine's protected copy (8-bit, as saved) and its change amplified 10x around mid-grey."""
     from rid_desktop.checks.metrics import amplified_perturbation
 
-    images = center_crops(folder, size, limit=limit)
+    _, images = load_crops(folder, size, limit=limit, progress=None)
     built = build_engines(engines)
     rows = []
     with torch.no_grad():

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from rid_desktop.batch import MANIFEST_NAME, plan_batch, run_batch
+from rid_desktop.batch.lock import LOCK_NAME
 from rid_desktop.errors import UserError
 from rid_desktop.settings import OutputSettings, ProtectionSettings
 from tests.conftest import SignEngine
@@ -177,7 +178,7 @@ def test_cancel_between_tiles_stops_and_leaves_no_output_for_that_image(tmp_path
     kinds = [e.kind for e in events]
     assert kinds[-2:] == ["cancelled", "finished"] and summary.cancelled
     assert summary.done == 1 and engine.calls == 2
-    written = [p for p in (tmp_path / "p-protected").rglob("*") if p.is_file() and p.name != MANIFEST_NAME]
+    written = [p for p in (tmp_path / "p-protected").rglob("*") if p.is_file() and p.name not in (MANIFEST_NAME, LOCK_NAME)]
     assert len(written) == 1  # the interrupted image left nothing, not even a temp file
     # resume: the next run does the rest only
     plan = plan_batch([tmp_path / "p"], SETTINGS)

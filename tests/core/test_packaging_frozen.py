@@ -200,7 +200,7 @@ def test_spec_on_macos_makes_a_foreground_signed_app_with_both_executables(tmp_p
     # what ships and what is left out
     (analysis,) = built["Analysis"]
     shipped = {Path(src).name for src, _dest in analysis.kwargs["datas"]}
-    assert {p.name for p in (REPO / "checkpoints").glob("*.safetensors")} <= shipped
+    assert {p.name for p in (REPO / "checkpoints").glob("*.safetensors")} | {"SHA256SUMS"} <= shipped
     assert "icon.png" in shipped and not any(name.endswith(".py") for name in shipped)
     excludes = set(analysis.kwargs["excludes"])
     assert {"pytest", "_pytest", "tkinter", "IPython", "PySide6.QtWebEngineCore", "PySide6.QtQml"} <= excludes

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from rid_desktop.batch import MANIFEST_NAME
+from rid_desktop.batch.lock import LOCK_NAME
 from rid_desktop.io import load_image, to_tensor
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +76,7 @@ def wait_for(log: Path, count: int, proc: subprocess.Popen, timeout=120.0) -> No
 
 def outputs_are_whole(out: Path, *, allow_temp=False) -> list[Path]:
     """Every visible output decodes completely; hidden temp files only where a SIGKILL may leave one."""
-    files = [p for p in out.rglob("*") if p.is_file() and p.name != MANIFEST_NAME]
+    files = [p for p in out.rglob("*") if p.is_file() and p.name not in (MANIFEST_NAME, LOCK_NAME)]
     temps = [p for p in files if p.name.startswith(".") and p.name.endswith(".rid-tmp")]
     assert allow_temp or not temps, f"left-over temporary files {temps}"
     files = [p for p in files if p not in temps]

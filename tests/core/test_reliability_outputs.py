@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from rid_desktop.batch import MANIFEST_NAME, plan_batch, run_batch
+from rid_desktop.batch.lock import LOCK_NAME
 from rid_desktop.errors import UserError
 from rid_desktop.io import writer
 from rid_desktop.settings import OutputSettings, ProtectionSettings
@@ -84,9 +85,11 @@ def test_output_inside_input_is_never_re_protected(tmp_path):
     inside = tmp_path / "in" / "out"
     settings = ProtectionSettings(output=OutputSettings(output_dir=inside))
     assert list(run_batch(plan_batch([tmp_path / "in"], settings), SignEngine()))[-1].summary.done == 3
-    # a second run over the same input must not pick up in/out/*.jpg, nor a *-protected folder placed inside
+    # a second run over the same input must not pick up in/out/*.jpg, nor an old output folder moved inside
+    # (recognised by its manifest; a folder merely *named* *-protected is the user's: test_data_safety.py)
     (tmp_path / "in" / "old-protected").mkdir()
     (tmp_path / "in" / "old-protected" / "x.jpg").write_bytes((tmp_path / "in" / "p0.jpg").read_bytes())
+    (tmp_path / "in" / "old-protected" / MANIFEST_NAME).write_text('{"images": {}}')
     for settings_run in (settings, ProtectionSettings(eps=4 / 255, output=OutputSettings(output_dir=inside))):
         plan = plan_batch([tmp_path / "in"], settings_run)
         assert sorted(i.source.name for i in plan.items) == ["p0.jpg", "p1.jpg", "p2.jpg"]
@@ -120,7 +123,7 @@ def test_disk_full_leaves_no_partial_file_and_a_clear_error(tmp_path, monkeypatc
     assert summary.done == 1 and len(summary.failed) == 2
     assert all(reason.startswith("disk full") for _, reason in summary.failed)
     out = tmp_path / "in-protected"
-    files = sorted(p.name for p in out.iterdir())
+    files = sorted(p.name for p in out.iterdir() if p.name != LOCK_NAME)
     assert files == sorted([MANIFEST_NAME, "p0.jpg"])  # no partial outputs, no temp files
     Image.open(out / "p0.jpg").load()
     assert unchanged(hashes)
@@ -181,9 +184,9 @@ def test_the_manifest_exists_before_the_first_output_is_written(tmp_path, monkey
     real_save = runner.save_protected
     seen = []
 
-    def save(loaded, protected, dst, output):
+    def save(loaded, protected, dst, output, **options):
         seen.append((tmp_path / "in-protected" / MANIFEST_NAME).is_file())
-        return real_save(loaded, protected, dst, output)
+        return real_save(loaded, protected, dst, output, **options)
 
     monkeypatch.setattr(runner, "save_protected", save)
     assert list(run_batch(plan_batch([tmp_path / "in"], ProtectionSettings()), SignEngine()))[-1].summary.done == 2
