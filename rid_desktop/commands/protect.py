@@ -46,7 +46,8 @@ def register(subparsers) -> None:
     parser.add_argument("--quality", type=int, default=95, help="JPEG quality (1-100), written 4:4:4")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same output)")
     parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint to use with --engine rid (e.g. an official RID file)")
+                        help="generator checkpoint to use with --engine rid (e.g. an official RID file; "
+                             "FILE:ema or FILE:model picks that part of a training checkpoint, ema by default)")
     parser.set_defaults(handler=run)
 
 
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     if not plan.items and not plan.problems:
         raise UserError("no supported images found in: " + ", ".join(str(p) for p in args.paths))
     engine = make_engine(settings) if plan.pending else None
+    if getattr(engine, "model_note", None):
+        print(f"model: {engine.model_note}", file=sys.stderr)
     cancel = threading.Event()
     summary = BatchSummary()
     with _cancel_on_signals(cancel), tqdm(

@@ -38,6 +38,7 @@ class RIDEngine:
         self.device = torch.device(device)
         self.net = to_device(load_generator(model_path, DEFAULT_PIXEL_MODEL), self.device)
         self.official = not hasattr(self.net, "config")
+        self.model_note = getattr(self.net, "weights_note", None)  # which part of a training checkpoint ran
         if self.official:
             from rid_desktop.engines.rid_dit import OFFICIAL_INPUT_SIZE
 
