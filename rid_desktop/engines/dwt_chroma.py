@@ -12,7 +12,14 @@ import torch
 
 from rid_desktop.engines.base import ProgressFn, check_image_tensor, register_engine
 from rid_desktop.engines.chroma_ops import apply_chroma_bands, image_subbands
-from rid_desktop.engines.generator_loading import DEFAULT_CHROMA_MODEL, load_generator, to_device
+from rid_desktop.engines.generator_loading import (
+    DEFAULT_CHROMA_MODEL,
+    GENERATOR_TILE,
+    GENERATOR_TILE_OVERLAP,
+    load_generator,
+    tile_alignment,
+    to_device,
+)
 from rid_desktop.engines.rid import autocast_for
 from rid_desktop.engines.tiling import tiled_delta
 
@@ -25,11 +32,12 @@ from rid_desktop.engines.tiling import tiled_delta
 class DWTChromaEngine:
     name = "dwt-chroma"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, **_ignored):
+    def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = GENERATOR_TILE,
+                 overlap: int = GENERATOR_TILE_OVERLAP, tile_batch: int = 2, **_ignored):
         self.device = torch.device(device)
         self.net = to_device(load_generator(chroma_model_path, DEFAULT_CHROMA_MODEL), self.device)
         self.tile, self.overlap, self.tile_batch = tile, overlap, tile_batch
+        self.align = tile_alignment(self.net)  # a multiple of 2: Haar blocks never straddle two tiles
 
     def delta(self, tiles: torch.Tensor, eps: float) -> torch.Tensor:
         with autocast_for(self.device):
@@ -41,5 +49,5 @@ class DWTChromaEngine:
         x = image.to(self.device, torch.float32)
         with torch.inference_mode():
             delta = tiled_delta(lambda t: self.delta(t, eps), x, tile=self.tile, overlap=self.overlap,
-                                batch=self.tile_batch, align=2, progress=progress)
+                                batch=self.tile_batch, align=self.align, progress=progress)
             return delta.add_(x).clamp_(0, 1).to(image.device, image.dtype)  # in place: no extra 12 MP copies

@@ -7,6 +7,7 @@ RID/DiT key layout), never by its suffix: official weights come as ``.bin``, ``.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import torch
@@ -18,6 +19,12 @@ from rid_desktop.models.registry import locate
 
 DEFAULT_PIXEL_MODEL = "rid-compact-pixel"
 DEFAULT_CHROMA_MODEL = "rid-compact-chroma"
+GENERATOR_TILE = 1024
+GENERATOR_TILE_OVERLAP = 256
+"""Tiles of our compact generators overlap by 256 px, so each keeps a 128 px halo: their receptive field
+is wide (six dilated blocks at 1/8 resolution), and with a 32 px halo the stitched change near tile
+borders was 1.45x the untiled one, with 128 px it is identical (docs/tiling.md). A 12 MP photo still
+takes 20 tiles of 1024 px."""
 
 
 def read_generator_config(path: Path):
@@ -99,6 +106,20 @@ def load_generator(model: str | Path | None, default_name: str) -> nn.Module:
             if path.suffix not in {".safetensors", ".pt", ".pth", ".ckpt", ".bin"}:
                 raise ModelError(f"unsupported model file type {path.suffix!r}: use .safetensors, .pt or .pth")
     return _load_cached(str(path.resolve()), path.stat().st_mtime, part)
+
+
+def tile_alignment(net: nn.Module) -> int:
+    """Pixel period of one of our generators: tiles offset by multiples of it see the untiled grid.
+
+    Pixel: the pixel-unshuffle factor and the universal pattern's period; chroma: the unshuffle factor
+    on the half-resolution Haar sub-bands, in pixels. 1 for networks without a config (official RID).
+    """
+    config = getattr(net, "config", None)
+    if config is None:
+        return 1
+    if config.kind == "chroma":
+        return 2 * max(1, config.scale // 2)
+    return math.lcm(config.scale, max(1, config.pattern))
 
 
 def to_device(net: nn.Module, device: torch.device) -> nn.Module:

@@ -2,7 +2,7 @@
 
 Default network: our compact pixel generator shipped in ``checkpoints/`` (see its model card).
 Given ``model_path`` to an official RID checkpoint (DiT backbone, 512x512), it runs that instead,
-tiled at 512 with blended overlaps so any photo size works.
+tiled at 512 (overlaps stitched, see :mod:`rid_desktop.engines.tiling`) so any photo size works.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ import contextlib
 import torch
 
 from rid_desktop.engines.base import ProgressFn, add_bounded_delta, check_image_tensor, register_engine
-from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator, to_device
+from rid_desktop.engines.generator_loading import (
+    DEFAULT_PIXEL_MODEL,
+    GENERATOR_TILE,
+    GENERATOR_TILE_OVERLAP,
+    load_generator,
+    tile_alignment,
+    to_device,
+)
 from rid_desktop.engines.tiling import tiled_delta
 
 
@@ -33,8 +40,8 @@ class RIDEngine:
 
     name = "rid"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, **_ignored):
+    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, tile: int = GENERATOR_TILE,
+                 overlap: int = GENERATOR_TILE_OVERLAP, tile_batch: int = 2, **_ignored):
         self.device = torch.device(device)
         self.net = to_device(load_generator(model_path, DEFAULT_PIXEL_MODEL), self.device)
         self.official = not hasattr(self.net, "config")
@@ -44,6 +51,7 @@ class RIDEngine:
 
             tile, overlap = OFFICIAL_INPUT_SIZE, 64
         self.tile, self.overlap, self.tile_batch = tile, overlap, tile_batch
+        self.align = tile_alignment(self.net)
 
     def protect(self, image: torch.Tensor, eps: float, *, seed: int = 0, progress: ProgressFn | None = None) -> torch.Tensor:
         check_image_tensor(image)
@@ -56,5 +64,5 @@ class RIDEngine:
 
         with torch.inference_mode():
             delta = tiled_delta(delta_fn, x, tile=self.tile, overlap=self.overlap, batch=self.tile_batch,
-                                fixed_size=self.official, progress=progress)
+                                fixed_size=self.official, align=self.align, progress=progress)
             return add_bounded_delta(x, delta, eps).to(image.device, image.dtype)
