@@ -103,9 +103,12 @@ def install_model(
         return dest
     if dest.is_file():  # damaged or forced: download beside it, replace only once verified
         staging = install_dir() / f".{spec.filename}.download" / spec.filename
-        fetch_verified(url, staging, spec.sha256, label=spec.name, size_hint=spec.size_bytes, progress=progress)
-        os.replace(staging, dest)
-        shutil.rmtree(staging.parent, ignore_errors=True)
+        try:
+            fetch_verified(url, staging, spec.sha256, label=spec.name, size_hint=spec.size_bytes, progress=progress)
+            os.replace(staging, dest)
+        finally:
+            with contextlib.suppress(OSError):
+                staging.parent.rmdir()
         return dest
     return fetch_verified(url, dest, spec.sha256, label=spec.name, size_hint=spec.size_bytes, progress=progress)
 
@@ -151,8 +154,12 @@ def _install_folder(spec: ModelSpec, url: str, progress: DownloadProgress | None
     converting = not remote.endswith(".safetensors")
     if converting and spec.size_bytes:  # the .bin and its safetensors copy exist side by side for a moment
         check_disk_space(install_dir(), 2 * spec.size_bytes, spec.name)
-    fetched = fetch_verified(url, staging / remote, spec.sha256, label=spec.name, size_hint=spec.size_bytes,
-                             progress=progress)
+    try:
+        fetched = fetch_verified(url, staging / remote, spec.sha256, label=spec.name, size_hint=spec.size_bytes,
+                                 progress=progress)
+    finally:  # keep the staging folder only while it holds a partial download to resume
+        with contextlib.suppress(OSError):
+            staging.rmdir()
     building = install_dir() / f".{spec.filename}.building"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)

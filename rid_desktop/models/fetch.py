@@ -22,7 +22,7 @@ from typing import Callable
 
 from rid_desktop.errors import Cancelled, ModelError
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18  # 256 KiB: progress steps, and what an interruption can lose
 TIMEOUT_S = 60
 DISK_MARGIN_BYTES = 64 << 20  # keep this much free beyond the file itself
 

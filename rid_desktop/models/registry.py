@@ -243,9 +243,13 @@ def locate(name: str, explicit: str | os.PathLike | None = None, *, verify: bool
     candidates = [Path(explicit)] if explicit else [d / spec.filename for d in search_dirs()]
     for path in candidates:
         if spec.is_folder:
-            if _complete_folder(path):
-                return path
-            continue
+            if not (path / INSTALL_RECEIPT).is_file():
+                continue
+            if verify and not _complete_folder(path):
+                raise ModelError(
+                    f"model folder {path} is damaged or incomplete; run: rid-desktop models install {spec.name} --force"
+                )
+            return path
         if path.is_file():
             if verify and spec.sha256 and sha256_file(path) != spec.sha256:
                 raise ModelError(
