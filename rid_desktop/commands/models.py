@@ -4,7 +4,8 @@
 progress bar; an interrupted download resumes when the same command is run again.
 
 Exit status: 0 everything asked for is fine, 1 a download or check failed, 2 an unknown model name,
-130 cancelled (Ctrl+C during a download; the partial file is removed).
+130 interrupted (Ctrl+C during a download: nothing is installed; the bytes received are kept hidden
+so the same command resumes, and ``models remove NAME`` deletes them).
 Errors are one line on stderr; the download progress bar (tqdm) goes to stderr too, so stdout stays
 clean for scripts.
 """
@@ -98,7 +99,8 @@ def _install(names: list[str], *, force: bool) -> int:
             continue
         except KeyboardInterrupt:
             bar.close()
-            print(f"error: download of {name} cancelled; nothing was installed", file=sys.stderr)
+            print(f"error: download of {name} interrupted; nothing was installed (run the same command "
+                  f"again to resume, or: rid-desktop models remove {name})", file=sys.stderr)
             return EXIT_CANCELLED
         bar.close()
         print(f"{name}: installed and verified at {path}")

@@ -344,8 +344,10 @@ def test_check_scores_with_a_full_size_vae(tiny_vae, shared_models, tmp_path, ca
     models_api.install(tiny_vae.name)
     photo = _photo(tmp_path / "in")
     out_vae, out_taef2 = tmp_path / "vae.json", tmp_path / "taef2.json"
+    grid = tmp_path / "grid.png"
     assert cli.main(["check", str(photo), "--purifiers", "jpeg:75", "--score-with", "tiny-vae",
-                     "--json", str(out_vae)]) == 0
+                     "--json", str(out_vae), "--grid", str(grid)]) == 0
+    assert Image.open(grid).size[0] > 64  # the AI view row was decoded by the full-size VAE's decoder
     assert "encoder: tiny-vae" in capsys.readouterr().out
     assert cli.main(["check", str(photo), "--purifiers", "jpeg:75", "--json", str(out_taef2)]) == 0
     vae, taef2 = json.loads(out_vae.read_text()), json.loads(out_taef2.read_text())
