@@ -51,7 +51,8 @@ def register(subparsers) -> None:
                         help="side of the centre crop that is scored, in pixels")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=0, help="random seed (protection, noise baseline, purifiers)")
-    parser.add_argument("--model", default=None, metavar="PATH", help="generator checkpoint for --engine rid")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="generator checkpoint for --engine rid (FILE:ema or FILE:model picks a part)")
     parser.add_argument("--score-with", default=None, metavar="NAME",
                         help="score with a full-size VAE instead of TAEF2: an installed model "
                         "(sd-vae-ft-mse, flux1-vae; see 'models list') or a diffusers VAE folder")
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     purifiers = parse_purifiers(args.purifiers, diffpure_model=args.diffpure_model, device=device)
     engine = _make_engine(args, device) if args.protected is None else None
+    if getattr(engine, "model_note", None):
+        print(f"model: {engine.model_note}", file=sys.stderr)
     scorer = _scorer(args.score_with, device)
 
     reports: list[CheckReport] = []
