@@ -61,14 +61,13 @@ def configured_model_dir(explicit: str | os.PathLike | None = None) -> Path | No
 
 def installed_diffpure_model() -> Path | None:
     """The first registry DiffPure model that is installed (never downloads), or None."""
-    from rid_desktop.models.registry import MODELS, locate
+    from rid_desktop.models.registry import locate, models_for_role
 
-    for spec in MODELS.values():
-        if spec.role == "diffpure":
-            try:
-                return locate(spec.name)
-            except ModelError:
-                continue
+    for spec in models_for_role("diffpure"):
+        try:
+            return locate(spec.name)
+        except ModelError:
+            continue
     return None
 
 

@@ -201,6 +201,12 @@ OPTIONAL_MODELS = [
 ]
 
 
+def models_for_role(role: str, *, installable_only: bool = False) -> list[ModelSpec]:
+    """Registry entries of one role ("diffpure", "scoring-vae", ...), in registry order — e.g. what an
+    "Install…" button offers where DiffPure says "model not configured"."""
+    return [s for s in MODELS.values() if s.role == role and (s.sha256 and s.url or not installable_only)]
+
+
 def get_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
