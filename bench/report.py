@@ -335,7 +335,7 @@ def render_markdown(results: dict) -> str:
               "random JPEG/resize each step as shipped, 512 px tiles); `official-rid-arch` = "
               "`rid_desktop.engines.rid_dit.OfficialRIDGenerator` (the published RID network's architecture, "
               "340 M parameters) with random weights — the same compute as the real checkpoint — tiled at 512 px "
-              "with 64 px blended overlap exactly like the `rid` engine runs official checkpoints.",
+              "with 64 px stitched overlap exactly like the `rid` engine runs official checkpoints.",
               "- **GFLOP** per image from PyTorch's FLOP counter (convolutions, matrix products, attention); "
               "for PGD it is one clean encoder pass plus N times one attack step. It does not depend on the load.",
               "- **Protection (x noise)**: TAEF2 encoder latent distortion `mean((E(x') - E(x))^2)` of each "

@@ -3,7 +3,7 @@
 The official RID network (a 340 M-parameter DiT) is what a user would run instead of our compact
 generator. Its published weights are not ours to ship, but its cost does not depend on the weights,
 so random weights give the same compute. It runs through the same tiling as the ``rid`` engine does
-for official checkpoints (512 px tiles, 64 px blended overlap).
+for official checkpoints (512 px tiles, 64 px overlap, stitched).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import torch
 
 from rid_desktop.engines import create_engine
 from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf
+from rid_desktop.engines.generator_loading import GENERATOR_TILE, GENERATOR_TILE_OVERLAP
 from rid_desktop.engines.tiling import tile_starts, tiled_delta
 
 
@@ -82,8 +83,10 @@ def subjects(pgd_steps: tuple[int, ...] = (20, 100), official_arch: dict | None 
     """Every subject in table order (default first). ``official_arch``: reduced DiT for quick runs."""
     arch = dict(official_arch or {})
     out = [
-        Subject("rid", "RID Desktop pixel generator (default)", lambda d: create_engine("rid", device=d), default=True),
-        Subject("dwt-chroma", "RID Desktop DWT-chroma generator", lambda d: create_engine("dwt-chroma", device=d)),
+        Subject("rid", "RID Desktop pixel generator (default)", lambda d: create_engine("rid", device=d), default=True,
+                tile=GENERATOR_TILE, overlap=GENERATOR_TILE_OVERLAP),
+        Subject("dwt-chroma", "RID Desktop DWT-chroma generator", lambda d: create_engine("dwt-chroma", device=d),
+                tile=GENERATOR_TILE, overlap=GENERATOR_TILE_OVERLAP),
         Subject("official-rid-arch", "Official RID architecture (DiT 1152 wide x 14 blocks, patch 16; random weights)",
                 lambda d: OfficialArchitectureEngine(device=d, **arch), tile=arch.get("input_size", 512),
                 overlap=min(64, arch.get("input_size", 512) // 4), per_tile_extrapolation=True, fixed_tile=True,

@@ -5,8 +5,10 @@ Purification"): diffuse the image to a small timestep t* (``x_t = sqrt(abar) x +
 then run the reverse process back to t = 0. The model only knows natural images, so what it restores
 is the photo without most of the adversarial pattern.
 
-No weights ship with the app. A person points us at a *diffusers* model folder (``--diffpure-model``
-or the ``RID_DESKTOP_DIFFPURE_MODEL`` environment variable), either
+No weights ship with the app. Once a registry DiffPure model is installed (``rid-desktop models install
+ddpm-celebahq-256``, or the GUI's "Install…") it is used by default; otherwise a person points us at a
+*diffusers* model folder (``--diffpure-model`` or the ``RID_DESKTOP_DIFFPURE_MODEL`` environment
+variable), either
 - an unconditional ``UNet2DModel`` + scheduler (a ``DDPMPipeline``/``DDIMPipeline`` folder with
   ``unet/`` and ``scheduler/``, or a bare UNet folder with ``config.json`` and optionally
   ``scheduler_config.json``): denoised with deterministic DDIM steps, image tiled at the UNet's
@@ -42,9 +44,31 @@ TILE_BATCH = 8
 
 
 def configured_model_dir(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The DiffPure model folder: the explicit argument, else the environment variable, else None."""
+    """The DiffPure model folder: the explicit argument (a folder or a registry name), else the
+    environment variable, else an installed registry DiffPure model (``rid-desktop models install``),
+    else None."""
     value = explicit if explicit not in (None, "") else os.environ.get(DIFFPURE_MODEL_ENV) or None
-    return Path(value).expanduser() if value is not None else None
+    if value is not None:
+        from rid_desktop.models.registry import MODELS
+
+        if str(value) in MODELS:
+            from rid_desktop.models.diffusers_models import resolve_model_folder
+
+            return resolve_model_folder(str(value), "diffpure")
+        return Path(value).expanduser()
+    return installed_diffpure_model()
+
+
+def installed_diffpure_model() -> Path | None:
+    """The first registry DiffPure model that is installed (never downloads), or None."""
+    from rid_desktop.models.registry import locate, models_for_role
+
+    for spec in models_for_role("diffpure"):
+        try:
+            return locate(spec.name)
+        except ModelError:
+            continue
+    return None
 
 
 @dataclass(frozen=True)

@@ -159,9 +159,11 @@ class CheckReport:
             f"visible change: PSNR {_num(m.psnr_db, 1)} dB, SSIM {m.ssim:.4f}, "
             f"L-inf {m.linf_255:.1f}/255, RMS {m.l2_255:.2f}/255 (budget {self.eps * 255:g}/255)"
         )
+        scorer = self.info.get("scored with")
         lines.append(
             f"AI disturbance before clean-up: {self.ratio_before:.2f}x random noise of the same budget "
-            f"(latent distortion {self.score_before:.4g} vs {self.noise_score_before:.4g})"
+            f"(latent distortion {self.score_before:.4g} vs {self.noise_score_before:.4g}"
+            f"{f'; encoder: {scorer}' if scorer else ''})"
         )
         header = ("purifier", "x noise", "kept", "verdict")
         rows = [header]

@@ -49,6 +49,9 @@ def register(subparsers) -> None:
                         help="write a PNG grid (one per image: OUT-<name>.png when several)")
     parser.add_argument("--max-side", type=int, default=DEFAULT_MAX_SIDE,
                         help="side of the centre crop that is scored, in pixels")
+    parser.add_argument("--score-with", default=None, metavar="NAME",
+                        help="score with a full-size VAE instead of TAEF2: an installed model "
+                        "(sd-vae-ft-mse, flux1-vae; see 'models list') or a diffusers VAE folder")
     parser.set_defaults(handler=run)
 
 
@@ -65,13 +68,16 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     purifiers = parse_purifiers(args.purifiers, diffpure_model=args.diffpure_model, device=device)
     engine = make_engine(settings, notify=_warn) if args.protected is None else None
+    if getattr(engine, "model_note", None):
+        print(f"model: {engine.model_note}", file=sys.stderr)
+    scorer = _scorer(args.score_with, device)
 
     reports: list[CheckReport] = []
     failed: list[tuple[Path, str]] = []
     for path in images:
         print(f"checking {path.name} ({describe(eps)}) ...", file=sys.stderr)
         try:
-            report = _check_one(path, args, engine, eps, purifiers, device)
+            report = _check_one(path, args, engine, eps, purifiers, device, scorer)
             if args.grid is not None:
                 report.save_grid(_grid_path(args.grid, path, len(images)))
         except UserError as exc:
@@ -110,7 +116,17 @@ def expand_images(paths: list[Path]) -> list[Path]:
     return found.images
 
 
-def _check_one(path: Path, args, engine, eps: float, purifiers, device: torch.device) -> CheckReport:
+def _scorer(name: str | None, device: torch.device) -> dict:
+    """build_check_report's encoder/decoder for ``--score-with`` (empty: the TAEF2 default)."""
+    if not name:
+        return {}
+    from rid_desktop.models.diffusers_models import load_vae_pair
+
+    encoder, decoder = load_vae_pair(name, device)
+    return {"encoder": encoder, "decoder": decoder, "scored_with": str(name)}
+
+
+def _check_one(path: Path, args, engine, eps: float, purifiers, device: torch.device, scorer=None) -> CheckReport:
     from rid_desktop.io import load_image, to_tensor
 
     original = to_tensor(load_image(path)).to(device)
@@ -121,11 +137,14 @@ def _check_one(path: Path, args, engine, eps: float, purifiers, device: torch.de
     else:
         original, protected = _protect_centre(engine, original, eps, args.max_side, args.seed)
         info["engine"] = engine.name
+    scorer = dict(scorer or {})
+    scored_with = scorer.pop("scored_with", "taef2")
     report = build_check_report(
         original, protected, eps, purifiers, seed=args.seed, max_side=args.max_side, name=path.name,
-        with_images=args.grid is not None,
+        with_images=args.grid is not None, **scorer,
     )
     report.info.update(info)
+    report.info["scored with"] = scored_with
     return report
 
 

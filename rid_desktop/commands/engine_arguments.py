@@ -24,7 +24,8 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, seed_help: str, see
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--seed", type=int, default=seed_default, help=seed_help)
     parser.add_argument("--model", default=None, metavar="PATH",
-                        help="generator checkpoint (e.g. an official RID file); fits --engine "
+                        help="generator checkpoint (e.g. an official RID file; FILE:ema or FILE:model picks that "
+                             "part of a training checkpoint, ema by default); fits --engine "
                         + ", ".join(engines_taking("model_path")))
 
 

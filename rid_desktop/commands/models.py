@@ -1,7 +1,11 @@
-"""``rid-desktop models list|install NAME...|verify [NAME...]``: see, fetch and check model files.
+"""``rid-desktop models list|install NAME...|remove NAME...|verify [NAME...]``: see, fetch, delete, check models.
+
+``install`` first prints what will be downloaded (size, licence, source), then downloads with a
+progress bar; an interrupted download resumes when the same command is run again.
 
 Exit status: 0 everything asked for is fine, 1 a download or check failed, 2 an unknown model name,
-130 cancelled (Ctrl+C during a download; the partial file is removed).
+130 interrupted (Ctrl+C during a download: nothing is installed; the bytes received are kept hidden
+so the same command resumes, and ``models remove NAME`` deletes them).
 Errors are one line on stderr; the download progress bar (tqdm) goes to stderr too, so stdout stays
 clean for scripts.
 """
@@ -14,7 +18,8 @@ import sys
 from tqdm import tqdm
 
 from rid_desktop.errors import ModelError
-from rid_desktop.models.download import install_model, list_models, verify_model
+from rid_desktop.models.download import describe_download, install_model, list_models, remove_model, verify_model
+from rid_desktop.models.fetch import format_size
 from rid_desktop.models.registry import MODELS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -27,12 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="list, download and verify model files",
         description="List, download (with SHA-256 verification) and verify the model files RID Desktop uses.",
     )
-    actions = parser.add_subparsers(dest="models_action", metavar="{list,install,verify}")
+    actions = parser.add_subparsers(dest="models_action", metavar="{list,install,remove,verify}")
     actions.required = True
     actions.add_parser("list", help="show every known model and where it is installed")
     install = actions.add_parser("install", help="download models into the per-user data folder")
     install.add_argument("names", nargs="+", metavar="NAME", help="model name(s), see 'models list'")
     install.add_argument("--force", action="store_true", help="download again even if a verified copy exists")
+    remove = actions.add_parser("remove", help="delete installed models from the per-user data folder")
+    remove.add_argument("names", nargs="+", metavar="NAME", help="model name(s), see 'models list'")
     verify = actions.add_parser("verify", help="check installed models against their published SHA-256")
     verify.add_argument("names", nargs="*", metavar="NAME", help="model name(s); default: every installed model")
     parser.set_defaults(handler=run)
@@ -51,9 +58,12 @@ def run(args: argparse.Namespace) -> int:
         return _list()
     if action == "install":
         return _install(names, force=bool(getattr(args, "force", False)))
+    if action == "remove":
+        return _remove(names)
     if action == "verify":
         return _verify(names)
-    print("error: choose one of: models list | models install NAME... | models verify [NAME...]", file=sys.stderr)
+    print("error: choose one of: models list | models install NAME... | models remove NAME... | "
+          "models verify [NAME...]", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -70,6 +80,7 @@ def _list() -> int:
 def _install(names: list[str], *, force: bool) -> int:
     failed = 0
     for name in names:
+        print(f"installing {describe_download(name)}", file=sys.stderr)
         bar = tqdm(desc=name, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=None,
                    leave=False)
 
@@ -88,10 +99,24 @@ def _install(names: list[str], *, force: bool) -> int:
             continue
         except KeyboardInterrupt:
             bar.close()
-            print(f"error: download of {name} cancelled; nothing was installed", file=sys.stderr)
+            print(f"error: download of {name} interrupted; nothing was installed (run the same command "
+                  f"again to resume, or: rid-desktop models remove {name})", file=sys.stderr)
             return EXIT_CANCELLED
         bar.close()
         print(f"{name}: installed and verified at {path}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _remove(names: list[str]) -> int:
+    failed = 0
+    for name in names:
+        try:
+            freed = remove_model(name)
+        except ModelError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        print(f"{name}: removed, {format_size(freed)} freed")
     return EXIT_FAILED if failed else EXIT_OK
 
 

@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
             bar.write(f"warning: {message}", file=sys.stderr)
 
         engine = make_engine(settings, notify=warn) if plan.pending else None
+        if getattr(engine, "model_note", None):
+            bar.write(f"model: {engine.model_note}", file=sys.stderr)
         def show_tiles(done: int, total: int) -> None:
             bar.set_postfix_str(f"{done}/{total} steps", refresh=True)
 

@@ -12,9 +12,16 @@ import torch
 
 from rid_desktop.engines.base import ProgressFn, check_image_tensor, register_engine, resolve_seed
 from rid_desktop.engines.chroma_ops import apply_chroma_bands, image_subbands
-from rid_desktop.engines.generator_loading import DEFAULT_CHROMA_MODEL, load_generator, to_device
-from rid_desktop.engines.precision import autocast_for
+from rid_desktop.engines.generator_loading import (
+    DEFAULT_CHROMA_MODEL,
+    GENERATOR_TILE,
+    GENERATOR_TILE_OVERLAP,
+    load_generator,
+    tile_alignment,
+    to_device,
+)
 from rid_desktop.engines.keying import Frame, into_frame, out_of_frame
+from rid_desktop.engines.precision import autocast_for
 from rid_desktop.engines.tiling import tiled_delta
 from rid_desktop.engines.working_scale import to_native_scale, to_working_scale
 
@@ -30,11 +37,13 @@ CHROMA_WORK_SIZE = 1024
 class DWTChromaEngine:
     name = "dwt-chroma"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None, keyed: bool = True):
+    def __init__(self, device: torch.device = torch.device("cpu"), chroma_model_path=None, tile: int = GENERATOR_TILE,
+                 overlap: int = GENERATOR_TILE_OVERLAP, tile_batch: int = 2, work_size: int | None = None,
+                 keyed: bool = True):
         self.device = torch.device(device)
         self.net = to_device(load_generator(chroma_model_path, DEFAULT_CHROMA_MODEL), self.device)
         self.tile, self.overlap, self.tile_batch = tile, overlap, tile_batch
+        self.align = tile_alignment(self.net)  # a multiple of 2: Haar blocks never straddle two tiles
         configured = getattr(getattr(self.net, "config", None), "work_size", 0)
         self.work_size = work_size if work_size is not None else (configured or CHROMA_WORK_SIZE)
         self.keyed = keyed
@@ -58,6 +67,6 @@ class DWTChromaEngine:
         with torch.inference_mode():
             work = into_frame(to_working_scale(x, self.work_size), frame)
             delta = tiled_delta(lambda t: self.delta(t, eps), work, tile=self.tile, overlap=self.overlap,
-                                batch=self.tile_batch, align=2, progress=progress)
+                                batch=self.tile_batch, align=self.align, progress=progress)
             delta = to_native_scale(out_of_frame(delta, frame), tuple(x.shape[-2:]), eps, smooth=False)
             return delta.add_(x).clamp_(0, 1).to(image.device, image.dtype)  # in place: no extra 12 MP copies

@@ -105,7 +105,8 @@ def _default_encoders(device: torch.device) -> list[nn.Module]:
     "Optimises the perturbation against the image encoder for each photo: strongest, minutes per photo.",
 )
 class IterativeEngine:
-    """PGD per tile. ``encoders`` defaults to the TAEF2 surrogate; pass several to ensemble."""
+    """PGD per tile. ``encoders`` defaults to the TAEF2 surrogate; pass several to ensemble, or name them
+    with ``targets`` (e.g. ``["sd-vae-ft-mse"]`` for a PhotoGuard-style attack on the full SD encoder)."""
 
     name = "iterative"
     default_space = "pixel"
@@ -113,8 +114,12 @@ class IterativeEngine:
     def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 20, step_size: float | None = None,
                  random_start: bool = True, space: str | None = None, robust: bool = True,
                  encoders: Sequence[nn.Module] | None = None, tile: int = 512, overlap: int = 32,
-                 work_size: int = 1024, start_from_generator: bool = True):
+                 targets: Sequence[str] | None = None, work_size: int = 1024, start_from_generator: bool = True):
         self.device = torch.device(device)
+        if not encoders and targets:  # by name: "taef2", an installed full-size VAE ("sd-vae-ft-mse"), a folder
+            from rid_desktop.models.surrogates import load_target_encoders
+
+            encoders = load_target_encoders(targets, self.device)
         self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device))
         self.steps, self.step_size, self.random_start = steps, step_size, random_start
         self.space, self.robust, self.tile, self.overlap = space or self.default_space, robust, tile, overlap

@@ -5,7 +5,7 @@ Default network: our compact pixel generator shipped in ``checkpoints/`` (see it
 unrelated change that cannot be subtracted) and *scale-aware* (it runs on a copy of about 1024 px
 and its change is upsampled to the native size: see :mod:`rid_desktop.engines.working_scale`).
 Given ``model_path`` to an official RID checkpoint (DiT backbone, 512x512), it runs that instead,
-tiled at 512 with blended overlaps so any photo size works.
+tiled at 512 (overlaps stitched, see :mod:`rid_desktop.engines.tiling`) so any photo size works.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from rid_desktop.engines.base import ProgressFn, add_bounded_delta, check_image_tensor, register_engine, resolve_seed
-from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator, to_device
+from rid_desktop.engines.generator_loading import (
+    DEFAULT_PIXEL_MODEL,
+    GENERATOR_TILE,
+    GENERATOR_TILE_OVERLAP,
+    load_generator,
+    tile_alignment,
+    to_device,
+)
 from rid_desktop.engines.generator_net import make_key
 from rid_desktop.engines.keying import Frame, into_frame, out_of_frame
 from rid_desktop.engines.precision import autocast_for
@@ -33,11 +40,12 @@ class RIDEngine:
 
     name = "rid"
 
-    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, tile: int = 1024,
-                 overlap: int = 64, tile_batch: int = 2, work_size: int | None = None):
+    def __init__(self, device: torch.device = torch.device("cpu"), model_path=None, tile: int = GENERATOR_TILE,
+                 overlap: int = GENERATOR_TILE_OVERLAP, tile_batch: int = 2, work_size: int | None = None):
         self.device = torch.device(device)
         self.net = to_device(load_generator(model_path, DEFAULT_PIXEL_MODEL), self.device)
         self.official = not hasattr(self.net, "config")
+        self.model_note = getattr(self.net, "weights_note", None)  # which part of a training checkpoint ran
         if self.official:
             from rid_desktop.engines.rid_dit import OFFICIAL_INPUT_SIZE
 
@@ -46,6 +54,7 @@ class RIDEngine:
         config = getattr(self.net, "config", None)
         self.key_channels = getattr(config, "key_channels", 0)
         self.work_size = getattr(config, "work_size", 0) if work_size is None else work_size
+        self.align = tile_alignment(self.net)
 
     def protect(self, image: torch.Tensor, eps: float, *, seed: int | None = None,
                 progress: ProgressFn | None = None) -> torch.Tensor:
@@ -65,7 +74,7 @@ class RIDEngine:
                     return self.net(tiles, eps).float()
 
             return tiled_delta(delta_fn, work, tile=self.tile, overlap=self.overlap, batch=self.tile_batch,
-                               fixed_size=self.official, progress=progress)
+                               fixed_size=self.official, align=self.align, progress=progress)
         # The key (a frame and key noise, see rid_desktop.engines.keying) is drawn for the whole image
         # and tiled with it as extra channels, so the change does not depend on where tile borders fall.
         gen = torch.Generator().manual_seed(seed)
@@ -80,5 +89,5 @@ class RIDEngine:
 
         framed = into_frame(torch.cat([work, key], 1), frame)
         delta = tiled_delta(keyed_fn, framed, tile=self.tile, overlap=self.overlap, batch=self.tile_batch,
-                            progress=progress)
+                            align=self.align, progress=progress)
         return out_of_frame(delta, frame)[:, :c]

@@ -32,6 +32,7 @@ Use :func:`official_scale_to_pixel_eps` to translate the paper's budgets.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -256,11 +257,14 @@ class OfficialRIDGenerator(nn.Module):
                 f"the official RID network takes (B, {self.in_channels}, {self.input_size}, {self.input_size}) "
                 f"tiles, got {tuple(x_pm1.shape)}"
             )
-        x = self.x_embedder(x_pm1) + self.pos_embed
-        c = x.new_zeros(x.shape[0], self.hidden_size)  # RID's constant "no timestep, no label" conditioning
-        for block in self.blocks:
-            x = block(x, c)
-        return self.unpatchify(self.final_layer(x, c))
+        # fp32 even inside a caller's bf16 autocast (the rid engine's on CUDA): the official inference
+        # runs fp32, and the bf16 difference on real weights has not been measured (no GPU here).
+        with _full_precision(x_pm1.device):
+            x = self.x_embedder(x_pm1.float()) + self.pos_embed
+            c = x.new_zeros(x.shape[0], self.hidden_size)  # RID's constant "no timestep, no label" conditioning
+            for block in self.blocks:
+                x = block(x, c)
+            return self.unpatchify(self.final_layer(x, c))
 
     def forward_official(self, x_pm1: torch.Tensor, scale_pm1: float = OFFICIAL_DEFAULT_SCALE) -> torch.Tensor:
         """Exactly the official ``DiT(scale=scale_pm1)(x)``: perturbation in [-1, 1] units, |out| <= scale_pm1."""
@@ -280,6 +284,14 @@ class OfficialRIDGenerator(nn.Module):
         return torch.tanh(self.raw_output(x01 * 2.0 - 1.0)) * eps01
 
 
+def _full_precision(device: torch.device):
+    """Autocast switched off on ``device``'s backend (a no-op context where autocast does not exist)."""
+    try:
+        return torch.autocast(device_type=device.type, enabled=False)
+    except RuntimeError:  # a backend without autocast support
+        return contextlib.nullcontext()
+
+
 def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop the ``module.`` prefix that DataParallel/DDP checkpoints carry (only when every key has it)."""
     if state and all(k.startswith("module.") for k in state):
@@ -289,26 +301,31 @@ def strip_module_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 
 def looks_like_official_rid(state_dict: dict) -> bool:
     """True if the state dict has the official RID/DiT key layout (shapes are checked when loading)."""
+    from rid_desktop.models.loading import unwrap_weights
+
     if not isinstance(state_dict, dict):
         return False
-    for wrapper in ("state_dict", "model"):
-        if isinstance(state_dict.get(wrapper), dict):
-            state_dict = state_dict[wrapper]
+    try:
+        state_dict = unwrap_weights(state_dict).state
+    except ModelError:
+        return False
     keys = set(strip_module_prefix(state_dict))
     return all(k in keys for k in _SIGNATURE_KEYS)
 
 
 def load_official_rid(
-    source: str | Path | dict[str, torch.Tensor], *, name: str | None = None, **arch
+    source: str | Path | dict[str, torch.Tensor], *, name: str | None = None, part: str | None = None, **arch
 ) -> OfficialRIDGenerator:
     """Build the official network and load a user-supplied checkpoint with strict key and shape matching.
 
     Args:
         source: a checkpoint path, read only via :func:`rid_desktop.models.loading.load_state_dict`
-            (safetensors or ``torch.load(weights_only=True)``, which also unwraps ``{"model": ...}`` /
-            ``{"state_dict": ...}``), or a state dict already read that way (saves reading a 1.4 GB
-            file twice). A ``module.`` prefix is stripped here.
+            (safetensors or ``torch.load(weights_only=True)``), or a checkpoint already read that way
+            (saves reading a 1.4 GB file twice). Training-checkpoint wrappers are unwrapped, ``ema``
+            preferred over ``model`` (see :func:`rid_desktop.models.loading.unwrap_weights`); a
+            ``module.`` prefix is stripped here.
         name: what to call the checkpoint in error messages (default: the file name).
+        part: ``"ema"`` or ``"model"`` to pick that part of a training checkpoint (default: ema if present).
         arch: architecture overrides for tests; real checkpoints only fit the defaults.
 
     Returns:
@@ -317,17 +334,14 @@ def load_official_rid(
     Raises:
         ModelError: unreadable file, not the RID layout, or keys/shapes that do not fit.
     """
-    from rid_desktop.models.loading import load_state_dict
+    from rid_desktop.models.loading import read_weights, unwrap_weights
 
     if isinstance(source, dict):
         label = name or "the checkpoint"
-        state = source
-        for wrapper in ("state_dict", "model"):
-            if isinstance(state.get(wrapper), dict):
-                state = state[wrapper]
+        state = unwrap_weights(source, part, label).state
     else:
         label = name or Path(source).name
-        state = load_state_dict(source)
+        state = read_weights(source, part).state
     state = strip_module_prefix(state)
     if not looks_like_official_rid(state):
         missing = [k for k in _SIGNATURE_KEYS if k not in state]

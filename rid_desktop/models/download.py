@@ -1,14 +1,17 @@
-"""Install, verify and list the third-party models in the registry.
+"""Install, verify, remove and list the third-party models in the registry — only when the user asks.
 
-A download is streamed into a hidden temporary file next to its destination while its SHA-256 is
-computed; only a complete file with the published hash is moved into place (``os.replace``, atomic on
-one filesystem). A wrong hash, a cut-off transfer or a network error leaves nothing behind, so a
-half-downloaded file can never be picked up by :func:`rid_desktop.models.registry.locate`.
+Every download goes through :func:`rid_desktop.models.fetch.fetch_verified` (pooch, with resume,
+progress/cancel and a disk-space check): the SHA-256 published for the file is checked before the
+file is used, and a file with the wrong hash is deleted. Nothing here runs unless a person asked for
+that model (``rid-desktop models install NAME``, the GUI's "Install…" button); looking a model up
+(:func:`rid_desktop.models.registry.locate`) never downloads.
 
-Plain :mod:`urllib` is used rather than pooch: pooch reports progress only through a tqdm-shaped
-object and writes before it verifies; here the CLI (tqdm) and the GUI share one
-``progress(done_bytes, total_bytes_or_None)`` callback that may raise
-:class:`rid_desktop.errors.Cancelled`.
+Single-file models land in :func:`install_dir` under their file name. Diffusers models
+(``kind="diffusers-vae"``/``"diffusers-unet"``) become a folder there: the verified weights (a
+``.bin`` is read weights-only and re-saved as safetensors), the ``config.json`` (and
+``scheduler_config.json``) recorded in the registry, and ``rid-install.json``, a receipt with the
+source, revision and the SHA-256 of every file, which ``models verify`` checks. The folder is built
+next to its destination and moved into place in one step, so a half-installed model is never found.
 
 ``RID_DESKTOP_MODEL_BASE_URL`` (or the ``base_url`` argument) replaces the folder part of every
 registry URL — for mirrors, and for tests, which serve files from 127.0.0.1.
@@ -17,19 +20,18 @@ registry URL — for mirrors, and for tests, which serve files from 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import json
 import os
-import tempfile
-import urllib.error
+import shutil
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rid_desktop import paths
 from rid_desktop.errors import ModelError
+from rid_desktop.models.fetch import DownloadProgress, check_disk_space, fetch_verified, format_size, part_path
 from rid_desktop.models.registry import (
+    INSTALL_RECEIPT,
     MODELS,
     ModelSpec,
     expected_sha256,
@@ -40,11 +42,7 @@ from rid_desktop.models.registry import (
 )
 
 BASE_URL_ENV = "RID_DESKTOP_MODEL_BASE_URL"
-CHUNK_BYTES = 1 << 20
-TIMEOUT_S = 60
-
-DownloadProgress = Callable[[int, "int | None"], None]
-"""``progress(done_bytes, total_bytes)``; total is None when the server does not say. May raise Cancelled."""
+__all__ = ["DownloadProgress", "install_dir", "install_model", "remove_model", "verify_model", "list_models"]
 
 
 def install_dir() -> Path:
@@ -53,13 +51,23 @@ def install_dir() -> Path:
 
 
 def model_url(spec: ModelSpec, base_url: str | None = None) -> str:
-    """The spec's download URL, or ``base_url``/``$RID_DESKTOP_MODEL_BASE_URL`` + its file name."""
+    """The spec's download URL, or ``base_url``/``$RID_DESKTOP_MODEL_BASE_URL`` + its file name
+    (folder models: + ``<folder>/<file name>``)."""
     base = base_url or os.environ.get(BASE_URL_ENV)
     if base:
-        return base.rstrip("/") + "/" + urllib.parse.quote(spec.filename)
+        tail = spec.filename if not spec.is_folder else f"{spec.filename}/{_remote_name(spec)}"
+        return base.rstrip("/") + "/" + urllib.parse.quote(tail)
     if not spec.url:
         raise ModelError(f"model {spec.name} cannot be downloaded: {how_to_get(spec)}")
     return spec.url
+
+
+def describe_download(name: str) -> str:
+    """What the user agrees to before a download: size, licence, source. One line."""
+    spec = get_spec(name)
+    size = format_size(spec.size_bytes) if spec.size_bytes else "size not published"
+    source = spec.homepage or spec.url or "-"
+    return f"{spec.name}: {size}, licence {spec.license}, from {source} — {spec.purpose}"
 
 
 def install_model(
@@ -71,14 +79,15 @@ def install_model(
 ) -> Path:
     """Download a registry model into :func:`install_dir`, verified against its SHA-256.
 
-    An already installed file with the right hash is kept (unless ``force``); a damaged one is replaced.
+    An already installed, verified copy is kept (unless ``force``); a damaged one is replaced. An
+    interrupted download resumes where it stopped.
 
     Returns:
-        Path of the installed, verified file.
+        Path of the installed file (or model folder).
 
     Raises:
         ModelError: unknown name, user-supplied/bundled model, no published checksum, network error,
-            truncated transfer or hash mismatch (nothing is left on disk in these cases).
+            cut-off transfer, hash mismatch, not enough disk space (nothing is installed in these cases).
         Cancelled: raised by ``progress``; the partial download is removed.
     """
     spec = get_spec(name)
@@ -87,72 +96,131 @@ def install_model(
     if not spec.sha256:
         raise ModelError(f"refusing to download {spec.name}: the registry has no checksum to verify it against")
     url = model_url(spec, base_url)
+    _check_scheme(url, spec)
+    if spec.is_folder:
+        return _install_folder(spec, url, progress, force)
     dest = install_dir() / spec.filename
     if dest.is_file() and not force and sha256_file(dest) == spec.sha256:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _download_verified(url, dest, spec, progress)
+    if dest.is_file():  # damaged or forced: download beside it, replace only once verified
+        staging = install_dir() / f".{spec.filename}.download" / spec.filename
+        try:
+            fetch_verified(url, staging, spec.sha256, label=spec.name, size_hint=spec.size_bytes, progress=progress)
+            os.replace(staging, dest)
+        finally:
+            with contextlib.suppress(OSError):
+                staging.parent.rmdir()
+        return dest
+    return fetch_verified(url, dest, spec.sha256, label=spec.name, size_hint=spec.size_bytes, progress=progress)
+
+
+def remove_model(name: str) -> int:
+    """Delete an installed model from the per-user folder (with any unfinished download); bytes freed.
+
+    Raises:
+        ModelError: nothing of that model is in the per-user folder (bundled models and files in
+            ``$RID_DESKTOP_MODELS_DIR`` are never deleted).
+    """
+    spec = get_spec(name)
+    targets = [install_dir() / spec.filename, part_path(install_dir() / spec.filename),
+               install_dir() / f".{spec.filename}.download", install_dir() / f".{spec.filename}.building"]
+    present = [t for t in targets if t.exists()]
+    if not present:
+        raise ModelError(f"model {spec.name} is not installed in {install_dir()}; nothing was removed")
+    freed = 0
+    for target in present:
+        freed += _size_on_disk(target)
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    return freed
+
+
+def _remote_name(spec: ModelSpec) -> str:
+    return urllib.parse.urlsplit(spec.url or "").path.rsplit("/", 1)[-1] or "weights.bin"
+
+
+def _check_scheme(url: str, spec: ModelSpec) -> None:
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise ModelError(f"refusing to download {spec.name} from {url!r}: only http(s) URLs are allowed")
+
+
+def _install_folder(spec: ModelSpec, url: str, progress: DownloadProgress | None, force: bool) -> Path:
+    dest = install_dir() / spec.filename
+    if not force and _receipt_source(dest) == spec.sha256 and verify_model(spec.name, dest).ok:
+        return dest
+    remote = _remote_name(spec)
+    staging = install_dir() / f".{spec.filename}.download"
+    converting = not remote.endswith(".safetensors")
+    if converting and spec.size_bytes:  # the .bin and its safetensors copy exist side by side for a moment
+        check_disk_space(install_dir(), 2 * spec.size_bytes, spec.name)
+    try:
+        fetched = fetch_verified(url, staging / remote, spec.sha256, label=spec.name, size_hint=spec.size_bytes,
+                                 progress=progress)
+    finally:  # keep the staging folder only while it holds a partial download to resume
+        with contextlib.suppress(OSError):
+            staging.rmdir()
+    building = install_dir() / f".{spec.filename}.building"
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    try:
+        _assemble(spec, fetched, building, converting)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(building, dest)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
     return dest
 
 
-def _download_verified(url: str, dest: Path, spec: ModelSpec, progress: DownloadProgress | None) -> None:
-    scheme = urllib.parse.urlsplit(url).scheme
-    if scheme not in ("http", "https"):
-        raise ModelError(f"refusing to download {spec.name} from {url!r}: only http(s) URLs are allowed")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            digest, done, total = _stream(url, out, spec, progress)
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and done != total:
-            raise ModelError(
-                f"download of {spec.name} was cut short ({done} of {total} bytes); nothing was installed, try again"
-            )
-        if digest != spec.sha256:
-            raise ModelError(
-                f"downloaded {spec.name} does not match its published SHA-256 (expected {spec.sha256[:12]}..., "
-                f"got {digest[:12]}..., {done} bytes); nothing was installed"
-            )
-        os.replace(tmp, dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+def _assemble(spec: ModelSpec, fetched: Path, folder: Path, converting: bool) -> None:
+    """Weights (as safetensors) + configs + receipt in ``folder``; ModelError if the weights do not fit."""
+    from safetensors.torch import load_file, save_file
+
+    from rid_desktop.models.loading import read_weights
+
+    weights = folder / "diffusion_pytorch_model.safetensors"
+    if converting:  # published as a pickle: read weights-only, store as safetensors
+        state = read_weights(fetched).state
+        save_file({k: v.contiguous() for k, v in state.items()}, str(weights), metadata={"format": "pt"})
+    else:
+        shutil.copyfile(fetched, weights)
+        state = load_file(str(weights))
+    _check_fits(spec, state)
+    (folder / "config.json").write_text(json.dumps(spec.config, indent=2) + "\n", encoding="utf-8")
+    if spec.scheduler:
+        (folder / "scheduler_config.json").write_text(json.dumps(spec.scheduler, indent=2) + "\n", encoding="utf-8")
+    files = {p.name: {"sha256": sha256_file(p), "size": p.stat().st_size} for p in sorted(folder.iterdir())}
+    receipt = {"name": spec.name, "source": spec.url, "revision": spec.revision, "source_sha256": spec.sha256,
+               "license": spec.license, "files": files}
+    (folder / INSTALL_RECEIPT).write_text(json.dumps(receipt, indent=2) + "\n", encoding="utf-8")
 
 
-def _stream(url: str, out, spec: ModelSpec, progress: DownloadProgress | None) -> tuple[str, int, int | None]:
-    """Copy the response body to ``out``; returns (sha256 hex, bytes read, Content-Length or None)."""
-    digest = hashlib.sha256()
-    done = 0
+def _check_fits(spec: ModelSpec, state: dict) -> None:
+    """Build the architecture from the registry config and load the weights strictly."""
+    from rid_desktop.models.diffusers_models import build_from_config
+
+    model = build_from_config(spec.config)
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as resp:  # noqa: S310 - scheme checked above
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            if progress:
-                progress(0, total)
-            while True:
-                try:
-                    block = resp.read(CHUNK_BYTES)
-                except Exception as exc:  # http.client.IncompleteRead, connection reset mid-body
-                    raise ModelError(
-                        f"download of {spec.name} was cut short after {done} bytes"
-                        f"{f' of {total}' if total else ''} ({type(exc).__name__}); nothing was installed, try again"
-                    ) from exc
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-                done += len(block)
-                if progress:
-                    progress(done, total)
-    except urllib.error.HTTPError as exc:
-        raise ModelError(f"cannot download {spec.name} from {url}: HTTP {exc.code} {exc.reason}") from exc
-    except urllib.error.URLError as exc:
-        raise ModelError(f"cannot download {spec.name} from {url}: {exc.reason}") from exc
-    except (TimeoutError, ConnectionError) as exc:
-        raise ModelError(f"cannot download {spec.name} from {url}: {exc}") from exc
-    return digest.hexdigest(), done, total
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        text = " ".join(str(exc).split())
+        raise ModelError(f"downloaded {spec.name} does not fit its recorded architecture: {text[:240]}; "
+                         "nothing was installed") from exc
+
+
+def _receipt_source(folder: Path) -> str | None:
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return json.loads((folder / INSTALL_RECEIPT).read_text(encoding="utf-8"))["source_sha256"]
+    return None
+
+
+def _size_on_disk(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 @dataclass(frozen=True)
@@ -175,6 +243,8 @@ def verify_model(name: str, explicit: str | os.PathLike | None = None) -> Verify
         path = locate(name, explicit, verify=False)
     except ModelError as exc:
         return VerifyResult(name, None, False, str(exc))
+    if spec.is_folder:
+        return _verify_folder(spec, path)
     expected = expected_sha256(spec)
     if not expected:
         kind = "bundled" if spec.bundled else "user-supplied"
@@ -189,6 +259,26 @@ def verify_model(name: str, explicit: str | os.PathLike | None = None) -> Verify
     return VerifyResult(name, path, True, f"{path} verified (SHA-256 {actual[:12]}...)")
 
 
+def _verify_folder(spec: ModelSpec, folder: Path) -> VerifyResult:
+    """Every file against the receipt written at install; the receipt against the registry."""
+    try:
+        receipt = json.loads((folder / INSTALL_RECEIPT).read_text(encoding="utf-8"))
+        files = receipt["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return VerifyResult(spec.name, folder, False, f"{folder} has no readable install receipt; {how_to_get(spec)}")
+    if receipt.get("source_sha256") != spec.sha256:
+        return VerifyResult(spec.name, folder, False,
+                            f"{folder} was installed from another file than the registry's {spec.name}; "
+                            f"remove it and {how_to_get(spec)}")
+    for rel, entry in files.items():
+        path = folder / rel
+        if not path.is_file() or sha256_file(path) != entry.get("sha256"):
+            return VerifyResult(spec.name, folder, False,
+                                f"{path} is damaged or missing; run: rid-desktop models install {spec.name} --force")
+    return VerifyResult(spec.name, folder, True,
+                        f"{folder} verified ({len(files)} files; source SHA-256 {spec.sha256[:12]}...)")
+
+
 @dataclass(frozen=True)
 class ModelRow:
     """One line of ``rid-desktop models list``."""
@@ -197,7 +287,7 @@ class ModelRow:
     role: str
     license: str
     location: Path | None  # None: missing
-    status: str  # "installed" | "bundled" | "missing" | "user-supplied, missing"
+    status: str  # "installed" | "bundled" | "missing" | "user-supplied, missing" | "not installable"
     purpose: str
     url: str | None
 
@@ -212,8 +302,10 @@ def list_models() -> list[ModelRow]:
             location = None
         if location is not None:
             status = "bundled" if spec.bundled else "installed"
-        elif spec.url:
+        elif spec.url and spec.sha256:
             status = "missing"
+        elif spec.url:
+            status = "not installable"
         elif spec.bundled:
             status = "bundled, missing"
         else:

@@ -33,3 +33,17 @@ def load_encoder(name: str = "taef2-encoder", device: torch.device | str = "cpu"
 def load_decoder(name: str = "taef2-decoder", device: torch.device | str = "cpu") -> nn.Module:
     """Frozen decoder latent -> image; used for the 'AI view' preview."""
     return _load(name, str(torch.device(device)))
+
+
+def load_target_encoders(targets, device: torch.device | str = "cpu") -> list[nn.Module]:
+    """Encoders to attack or score with, by name: "taef2" (the surrogate), an installed full-size VAE
+    from the registry (e.g. "sd-vae-ft-mse"), or a diffusers VAE folder. Several = an ensemble."""
+    from rid_desktop.models.diffusers_models import load_vae_pair
+
+    encoders: list[nn.Module] = []
+    for target in targets:
+        if str(target) in ("taef2", "taef2-encoder"):
+            encoders.append(load_encoder(device=device))
+        else:
+            encoders.append(load_vae_pair(target, device)[0])
+    return encoders

@@ -129,15 +129,19 @@ def test_wrong_hash_is_refused_and_leaves_no_file(server, monkeypatch):
         registry.locate(spec.name)
 
 
-def test_truncated_transfer_is_refused_and_leaves_no_file(server, monkeypatch):
+def test_truncated_transfer_is_refused_and_keeps_only_a_hidden_partial_to_resume(server, monkeypatch):
     root, base = server
     spec = fake_spec(monkeypatch)
     (root / spec.filename).write_bytes(PAYLOAD)
 
-    with pytest.raises(ModelError, match="cut short"):
+    with pytest.raises(ModelError, match="cut short.*run the same command again to resume"):
         download.install_model(spec.name, base_url=base + "/truncated")
 
-    assert leftovers() == []
+    assert [p.name for p in leftovers()] == [f".{spec.filename}.part"]  # never found by locate
+    with pytest.raises(ModelError, match="not installed"):
+        registry.locate(spec.name)
+    path = download.install_model(spec.name, base_url=base)  # this server ignores Range: starts over
+    assert path.read_bytes() == PAYLOAD and leftovers() == [path]
 
 
 def test_missing_file_on_server_gives_http_error(server, monkeypatch):

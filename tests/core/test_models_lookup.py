@@ -25,9 +25,16 @@ def test_every_registry_entry_says_what_where_and_under_which_license():
         assert spec.name == name
         assert spec.filename and "/" not in spec.filename
         assert spec.license.strip() and spec.purpose.strip() and spec.role.strip()
-        if spec.url:  # downloadable: a public https URL and the checksum it is verified against
-            assert spec.url.startswith("https://") and spec.url.endswith(spec.filename)
-            assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256 or ""), name
+        if spec.url:  # downloadable: a public https URL pinned to a revision, and the checksum to verify
+            assert spec.url.startswith("https://"), name
+            assert spec.url.endswith(spec.filename) or spec.is_folder, name
+            if spec.is_folder:  # a diffusers folder assembled from one verified file + recorded config
+                assert re.fullmatch(r"[0-9a-f]{40}", spec.revision or "") and spec.revision in spec.url, name
+                assert spec.config and spec.size_bytes and spec.homepage and spec.source_note, name
+            if spec.sha256 is None:  # no verifiable published hash: listed, documented, never downloaded
+                assert spec.is_folder and "could be verified" in spec.source_note, name
+            else:
+                assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256), name
         else:  # bundled with the app, or supplied by the user (official RID)
             assert spec.bundled or spec.role == "rid-official", name
 

@@ -1,4 +1,4 @@
-"""Tiles cover the image, blend without seams and keep the budget."""
+"""Tiles cover the image, are stitched with a halo (no averaging), stay aligned and keep the budget."""
 
 import torch
 
@@ -13,15 +13,15 @@ def test_tile_starts_cover_every_pixel_with_overlap():
             assert b - a <= 256 - 32
 
 
-def test_blending_reproduces_a_global_function():
+def test_stitching_reproduces_a_global_function():
     """A per-pixel function tiled must equal the function applied at once: no seams."""
     x = torch.rand(1, 3, 300, 700)
     delta = tiled_delta(lambda t: 0.5 * t.sin(), x, tile=128, overlap=32, batch=3)
     assert torch.allclose(delta, 0.5 * x.sin(), atol=1e-5)
 
 
-def test_blend_of_disagreeing_tiles_is_smooth_and_bounded():
-    """Tiles returning different constants: the result stays within their range and changes gradually."""
+def test_disagreeing_tiles_meet_mid_overlap_at_full_strength():
+    """Tiles returning different constants: no averaged band — every pixel has one tile's full value."""
     counter = {"n": 0}
 
     def alternating(t):
@@ -29,10 +29,45 @@ def test_blend_of_disagreeing_tiles_is_smooth_and_bounded():
         return torch.full_like(t, 1.0 if counter["n"] % 2 else -1.0)
 
     x = torch.rand(1, 3, 64, 400)
-    d = tiled_delta(alternating, x, tile=128, overlap=48, batch=1)
-    assert d.abs().max() <= 1 + 1e-6
-    steps = (d[0, 0, 0, 1:] - d[0, 0, 0, :-1]).abs()
-    assert steps.max() < 0.2  # a hard seam would jump by 2
+    d = tiled_delta(alternating, x, tile=128, overlap=48, batch=1, align=2)
+    assert set(d.unique().tolist()) == {-1.0, 1.0}
+    starts = tile_starts(400, 128, 48, align=2, flush_end=False)
+    flips = (d[0, 0, 0, 1:] != d[0, 0, 0, :-1]).nonzero().flatten() + 1
+    middles = [(b + a + 128) // 2 // 2 * 2 for a, b in zip(starts, starts[1:])]  # middle of each overlap
+    assert flips.tolist() == middles
+
+
+def test_stitching_keeps_a_halo_so_a_convolution_is_reproduced_exactly():
+    """A local operator (7x7 box filter, zero-padded at tile edges) tiled with a halo wider than its
+    reach equals the operator on the whole image: tile edges never reach the output."""
+    def box(t):
+        return torch.nn.functional.avg_pool2d(t, 7, stride=1, padding=3, count_include_pad=True)
+
+    x = torch.rand(1, 3, 300, 700)
+    assert torch.allclose(tiled_delta(box, x, tile=128, overlap=16, batch=3), box(x), atol=1e-6)
+
+
+def test_aligned_tiles_see_the_untiled_grid():
+    """A network with a period (pixel-unshuffle, a universal pattern repeating from its input's corner)
+    tiled at offsets that are multiples of that period gives the untiled result, last tile included."""
+    period = 32
+    pattern = torch.rand(1, 3, period, period, generator=torch.Generator().manual_seed(0))
+
+    def with_pattern(t):
+        h, w = t.shape[-2:]
+        return pattern.repeat(t.shape[0], 1, h // period + 1, w // period + 1)[..., :h, :w]
+
+    x = torch.rand(1, 3, 333, 517)
+    assert torch.equal(tiled_delta(with_pattern, x, tile=128, overlap=64, align=period), with_pattern(x))
+
+
+def test_aligned_starts_keep_the_count_and_cover_the_image():
+    for length in [129, 500, 1000, 4001]:
+        flush = tile_starts(length, 128, 64, align=32)
+        aligned = tile_starts(length, 128, 64, align=32, flush_end=False)
+        assert len(aligned) == len(flush)
+        assert all(s % 32 == 0 for s in aligned) and aligned[-1] + 128 >= length
+        assert length - aligned[-1] > 64  # the short last tile still holds its share of the overlap
 
 
 def test_fixed_size_models_get_padded_input():
@@ -45,23 +80,24 @@ def test_fixed_size_models_get_padded_input():
     assert set(seen) == {(512, 512)}
 
 
-def test_tiles_are_batched_and_progress_counts_tiles():
+def test_tiles_are_batched_by_size_and_progress_counts_tiles():
     calls, progress = [], []
 
     def record(t):
-        calls.append(t.shape[0])
+        calls.append(tuple(t.shape))
         return t * 0
 
     tiled_delta(record, torch.rand(1, 3, 200, 300), tile=96, overlap=16, batch=4,
                 progress=lambda d, t: progress.append((d, t)))
     n_tiles = len(tile_starts(200, 96, 16, 2)) * len(tile_starts(300, 96, 16, 2))
-    assert sum(calls) == n_tiles and n_tiles > 4
-    assert all(c == 4 for c in calls[:-1]) and 1 <= calls[-1] <= 4  # batches of 4, the last may be short
+    assert sum(c[0] for c in calls) == n_tiles and n_tiles > 4
+    assert all(1 <= c[0] <= 4 for c in calls) and calls[0][0] == 4  # batches of up to 4 same-size tiles
+    assert len(calls) < n_tiles  # batched at all
     assert progress[-1] == (n_tiles, n_tiles) and len(progress) == len(calls)
 
 
-def test_blend_is_a_convex_combination_so_the_budget_holds():
-    """Random tile perturbations within +-eps blend into a perturbation within +-eps."""
+def test_stitched_perturbation_keeps_the_budget():
+    """Random tile perturbations within +-eps stitch into a perturbation within +-eps."""
     g = torch.Generator().manual_seed(0)
     eps = 8 / 255
     d = tiled_delta(lambda t: (torch.rand(t.shape, generator=g) * 2 - 1) * eps, torch.rand(1, 3, 150, 170),
