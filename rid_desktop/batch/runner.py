@@ -14,6 +14,7 @@ instead of being written as a black picture.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -28,7 +29,7 @@ from rid_desktop.batch.lock import FolderBusyError, FolderLock
 from rid_desktop.batch.manifest import Manifest
 from rid_desktop.batch.plan import BatchItem, BatchPlan
 from rid_desktop.checks.metrics import perturbation_norms_255, psnr_from_rms_255
-from rid_desktop.engines.base import ProgressFn, project_linf
+from rid_desktop.engines.base import ProgressFn, project_linf, resolve_seed
 from rid_desktop.errors import Cancelled, ModelError, UnsupportedImageError, UserError
 from rid_desktop.hashing import sha256_bytes, sha256_file
 from rid_desktop.io.loader import decode_image, read_image_bytes, to_tensor
@@ -202,6 +203,34 @@ def _holds_exactly(path: Path, data: bytes) -> bool:
         return False
 
 
+def _or_a_protected_copy(may_replace, source: torch.Tensor, eps: float):
+    """``may_replace``, or: the existing file is this very photo plus at most a protection's change.
+
+    Why: each run draws a fresh key, so a re-run after a lost manifest never writes the same bytes
+    again. A file that decodes to the source picture within the budget (plus JPEG's rounding) is a
+    protected copy of it — the original stays untouched beside it — so replacing it loses nothing.
+    A user's own edit, another photo or a different crop never passes.
+    """
+
+    def judge(existing: Path, new_data: bytes) -> bool:
+        return may_replace(existing, new_data) or is_protected_copy(existing, source, eps)
+
+    return judge
+
+
+def is_protected_copy(path: Path, source: torch.Tensor, eps: float) -> bool:
+    """True when the image at ``path`` is ``source`` (1,3,H,W in [0,1]) changed by at most ~eps."""
+    try:
+        candidate = to_tensor(decode_image(read_image_bytes(path)))
+    except Exception:  # noqa: BLE001 - unreadable: not provably ours
+        return False
+    if tuple(candidate.shape) != tuple(source.shape):
+        return False
+    diff = (candidate - source).abs_()
+    sample = diff.flatten()[:: max(1, diff.numel() // 2_000_000)]
+    return bool(diff.mean() <= eps) and bool(torch.quantile(sample.float(), 0.999) <= eps + 8 / 255)
+
+
 def _written(output: Path) -> dict:
     """Size and SHA-256 of the output just written: the manifest's proof that this file is ours."""
     try:
@@ -223,7 +252,8 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
     # no_grad, not inference_mode: an engine that optimises (PGD) turns gradients back on inside with
     # enable_grad(), which inference_mode would silently defeat.
     with torch.no_grad():
-        candidate = engine.protect(image, settings.eps, seed=settings.seed, progress=progress)
+        candidate = engine.protect(image, settings.eps, seed=photo_seed(settings.seed, item.relative_source),
+                                   progress=progress)
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
         if not bool(torch.isfinite(candidate).all()):  # clamping would turn NaN into a black photo
@@ -234,11 +264,22 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
         protected = project_linf(image, candidate.to(image.dtype), settings.eps)  # defence in depth
         linf, rms = perturbation_norms_255(image, protected)
         protected = protected.to("cpu")
+        if may_replace is not None and os.path.lexists(item.output):
+            may_replace = _or_a_protected_copy(may_replace, image.to("cpu"), settings.eps)
     del candidate, image
     check_cancel()  # a cancel that arrived during the last step still leaves no output
     save_protected(loaded, protected, item.output, settings.output, may_replace=may_replace)
     psnr = float(psnr_from_rms_255(rms)[0])
     return {"psnr": round(psnr, 3), "linf": round(float(linf[0]), 4), "seconds": round(time.monotonic() - started, 3)}
+
+
+def photo_seed(seed: int | None, relative_source: str) -> int:
+    """The key of one photo: fresh OS randomness (never stored), or with ``--seed`` one derived from
+    the seed and the photo's name, so a reproduced batch does not give every photo the same key."""
+    if seed is None:
+        return resolve_seed(None)
+    digest = hashlib.sha256(f"{seed}:{relative_source}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") >> 2
 
 
 def _record(manifest: Manifest, item: BatchItem, digest, settings, status: str, **extra) -> None:

@@ -103,6 +103,8 @@ CONFIG_RULES: dict[str, FieldRule] = {
     "mask_contrast": FieldRule(float, 1e-6, 1.0),
     "rms_cap": FieldRule(float, 0.0, 1.0),
     "pattern": FieldRule(int, 0, 1024),
+    "key_channels": FieldRule(int, 0, 16),
+    "work_size": FieldRule(int, 0, 16384),
 }
 
 

@@ -166,15 +166,30 @@ def test_a_damaged_manifest_warns_keeps_a_backup_and_starts_fresh(tmp_path, dama
 
 
 def test_a_deleted_manifest_readopts_outputs_that_match_what_we_would_write(tmp_path):
+    seeded = ProtectionSettings(eps=8 / 255, seed=7)  # --seed: the same bytes again
+    for i in range(3):
+        photo(tmp_path / "p" / f"{i}.png", seed=i)
+    run([tmp_path / "p"], settings=seeded)
+    outputs = {p.name: sha(p) for p in (tmp_path / "p-protected").glob("*.png")}
+    (tmp_path / "p-protected" / MANIFEST_NAME).unlink()
+    summary = run([tmp_path / "p"], settings=seeded)  # used to be refused: "already holds files ... did not write"
+    assert summary.done == 3 and not summary.failed
+    assert {p.name: sha(p) for p in (tmp_path / "p-protected").glob("*.png")} == outputs
+    assert run([tmp_path / "p"], settings=seeded).skipped == 3
+
+
+def test_a_deleted_manifest_readopts_protected_copies_made_with_other_keys(tmp_path):
+    """Default runs draw fresh keys, so a re-run writes other bytes: a file that is the source photo
+    within the budget is still recognised as our protected copy and replaced; a different picture is not."""
     for i in range(3):
         photo(tmp_path / "p" / f"{i}.png", seed=i)
     run([tmp_path / "p"])
-    outputs = {p.name: sha(p) for p in (tmp_path / "p-protected").glob("*.png")}
     (tmp_path / "p-protected" / MANIFEST_NAME).unlink()
-    summary = run([tmp_path / "p"])  # used to be refused: "already holds files RID Desktop did not write"
-    assert summary.done == 3 and not summary.failed
-    assert {p.name: sha(p) for p in (tmp_path / "p-protected").glob("*.png")} == outputs
-    assert run([tmp_path / "p"]).skipped == 3
+    photo(tmp_path / "p-protected" / "2.png", seed=99)  # the user's own picture now sits at one output path
+    users = sha(tmp_path / "p-protected" / "2.png")
+    summary = run([tmp_path / "p"])
+    assert summary.done == 2 and [p.name for p, _ in summary.failed] == ["2.png"]
+    assert sha(tmp_path / "p-protected" / "2.png") == users
 
 
 def test_an_output_written_just_before_a_kill_is_adopted_on_resume(tmp_path):
