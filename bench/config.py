@@ -42,7 +42,7 @@ class BenchConfig:
     thumb_source_hw: tuple[int, int] = (3000, 4000)
     compile_time_box_s: float = 300.0
     official_arch: dict = field(default_factory=dict)  # {} = the published DiT size
-    e2e_engines: tuple[str, ...] = ("rid", "dwt-chroma")  # measured end to end (the others extrapolated)
+    e2e_engines: tuple[str, ...] = ("rid", "rid-previous-arch", "dwt-chroma")  # measured end to end (the others extrapolated)
     skip_12mp: bool = False
     levers: bool = True
     devices: list[str] = field(default_factory=lambda: ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))

@@ -75,6 +75,25 @@ class OfficialArchitectureEngine:
             return project_linf(x, x + delta, eps).to(image.device, image.dtype)
 
 
+def previous_default_engine(device: torch.device = torch.device("cpu")):
+    """The generator this project shipped before issue 15, at its compute cost (random weights):
+    width 128, a 32 px universal pattern, run at the photo's native size with 1024 px tiles.
+
+    Why random weights: the speed of a network does not depend on its weights, and the previous
+    checkpoint no longer ships — so "12 MP in N s" can be stated as a ratio against it, measured in
+    the same run on the same loaded machine.
+    """
+    from rid_desktop.engines.generator_loading import tile_alignment
+    from rid_desktop.engines.generator_net import GeneratorConfig, PixelGenerator
+
+    engine = create_engine("rid", device=device, work_size=0)
+    torch.manual_seed(0)
+    net = PixelGenerator(GeneratorConfig(kind="pixel", width=128, depth=6, pattern=32)).eval().requires_grad_(False)
+    engine.net, engine.key_channels = net.to(engine.device), 0
+    engine.align = tile_alignment(net)
+    return engine
+
+
 def _iterative(steps: int):
     return lambda device: create_engine("iterative", device=device, steps=steps)
 
@@ -85,6 +104,9 @@ def subjects(pgd_steps: tuple[int, ...] = (20, 100), official_arch: dict | None 
     out = [
         Subject("rid", "RID Desktop pixel generator (default)", lambda d: create_engine("rid", device=d), default=True,
                 tile=GENERATOR_TILE, overlap=GENERATOR_TILE_OVERLAP),
+        Subject("rid-previous-arch", "Previous default pixel generator (native scale; its architecture, random weights)",
+                previous_default_engine, tile=GENERATOR_TILE, overlap=GENERATOR_TILE_OVERLAP,
+                notes="the baseline of the issue-15 speed ratio; protection figure not meaningful (random weights)"),
         Subject("dwt-chroma", "RID Desktop DWT-chroma generator", lambda d: create_engine("dwt-chroma", device=d),
                 tile=GENERATOR_TILE, overlap=GENERATOR_TILE_OVERLAP),
         Subject("official-rid-arch", "Official RID architecture (DiT 1152 wide x 14 blocks, patch 16; random weights)",

@@ -1,0 +1,91 @@
+"""Issue 15's protection table: today's engines against the previous defaults, through posting chains.
+
+Runs ``rid_desktop.training.trip_eval`` (the code behind ``rid-desktop eval --chain``) on the
+evaluation photos twice — at their own size (no chain, JPEG q75, subtraction attacks, key and
+cross-photo cosine) and bicubic-upscaled to ~12 MP (posted to 1080 px + JPEG q80 + a trainer's
+512 px centre crop; shrunk to 1024 px) — for:
+
+* ``rid``: the shipped keyed, scale-aware pixel generator;
+* ``rid (previous)``: the generator shipped before issue 15 (a file, ``--previous-pixel``), at native
+  scale and unkeyed, as it ran then;
+* ``dwt-chroma``: the chroma generator as it runs now (keyed frames, ~1024 px working scale);
+* ``dwt-chroma (previous behaviour)``: the same weights at native scale without keys.
+
+Usage::
+
+    python -m bench.trip ../shared/data/eval --previous-pixel runs/prev-pixel.safetensors -o docs/eval/trip.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from rid_desktop.engines.dwt_chroma import DWTChromaEngine
+from rid_desktop.engines.rid import RIDEngine
+from rid_desktop.models.surrogates import load_encoder
+from rid_desktop.training.data import list_images
+from rid_desktop.training.trip_eval import load_photo, measure_photo, parse_chain, summarize_trip, trip_table
+
+NATIVE_CHAINS = ("none", "jpeg:75")
+CAMERA_CHAINS = ("post:1080,jpeg:80,train:512", "down:1024")
+
+
+def engines(previous_pixel: str | None, pixel: str | None = None) -> dict[str, tuple[object, bool]]:
+    """label -> (engine, is_chroma). ``pixel``: a candidate file instead of the shipped generator."""
+    out = {"rid": (RIDEngine(model_path=pixel), False)}
+    if previous_pixel:
+        out["rid (previous)"] = (RIDEngine(model_path=previous_pixel, work_size=0), False)
+    out["dwt-chroma"] = (DWTChromaEngine(), True)
+    out["dwt-chroma (previous behaviour)"] = (DWTChromaEngine(work_size=0, keyed=False), True)
+    return out
+
+
+def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
+        pixel: str | None = None) -> str:
+    encoder = load_encoder()
+    built = engines(previous_pixel, pixel)
+    paths = list_images(folder)[:limit]
+    sections = []
+    for title, upscale, chains, attacks in (
+        ("Photos at their own size (≤ 1024 px)", 0, NATIVE_CHAINS, True),
+        ("Photos bicubic-upscaled to ~12 MP, then through the chain", 12, CAMERA_CHAINS, False),
+    ):
+        parsed = {c: parse_chain(c) for c in chains}
+        rows = []
+        started = time.time()
+        for i, path in enumerate(paths):
+            x = load_photo(path, upscale)
+            for label, (engine, chroma) in built.items():
+                rows.append(measure_photo(engine, path.name, label, x, eps255 / 255, parsed, encoder,
+                                          seed=1000 * i, attacks=attacks, chroma=chroma))
+            log(f"[{title[:12]}] {i + 1}/{len(paths)} {path.name} ({time.time() - started:.0f} s)")
+        sections.append(trip_table(summarize_trip(rows, chains), chains, title=title))
+    return "\n".join(sections)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.trip", description=__doc__.splitlines()[0])
+    p.add_argument("folder", type=Path)
+    p.add_argument("--previous-pixel", default=None, help="the previously shipped pixel generator file")
+    p.add_argument("--pixel", default=None, help="evaluate this pixel generator file instead of the shipped one")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--eps", type=float, default=8.0, help="budget in 255ths")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("-o", "--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    text = run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
