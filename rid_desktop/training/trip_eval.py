@@ -174,13 +174,9 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
     t = time.perf_counter()
     y = _quantized(engine.protect(x, eps, seed=seed))
     seconds = time.perf_counter() - t
-    if chroma:
-        from rid_desktop.engines.chroma_ops import random_chroma_noise
+    from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 
-        n = _quantized(random_chroma_noise(x, eps, gen))
-    else:
-        signs = torch.randint(0, 2, x.shape, generator=gen).float() * 2 - 1
-        n = _quantized(x + eps * signs)
+    n = _quantized(random_chroma_noise(x, eps, gen) if chroma else random_sign_noise(x, eps, gen))
     mse = (y - x).pow(2).mean().item()
     row = TripRow(name, method, eps * 255, 10 * math.log10(1 / max(mse, 1e-12)),
                   kornia_ssim(y, x, 11).mean().item() if max(x.shape[-2:]) <= 2048 else float("nan"),
