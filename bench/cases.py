@@ -303,7 +303,7 @@ def check_costs(cfg: BenchConfig, log: Log = _log_default) -> dict:
 def preview_cost(cfg: BenchConfig, log: Log = _log_default) -> dict:
     """What moving the GUI's strength slider costs on a cached ~1 MP preview (issue 6: < 1 s on CPU):
     the default engine at the new budget, then the preview's metrics and heat map — the core work of
-    ``ui.workers.PreviewService.compute_preview`` without the Qt image conversion."""
+    ``ui.preview_compute.PreviewComputer.preview`` without the Qt image conversion."""
     from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
     from rid_desktop.engines import create_engine
 

@@ -4,8 +4,8 @@
   (napari's pattern): each :class:`BatchEvent` is re-emitted on the UI thread; per-tile progress
   from inside an image comes through a queued Qt signal. Cancel sets the ``threading.Event`` the
   core checks between tiles, so a cancel lands within one tile and the core leaves no partial file.
-* :class:`PreviewService` computes the one-image preview (downscaled to about 1 MP) on a
-  single-thread pool, so at most one preview runs and newer requests replace older queued ones.
+* :class:`PreviewResult` / :func:`downscale_to_pixels`: the one-image preview (about 1 MP) that
+  :mod:`ui.preview_compute` computes on a :mod:`ui.jobs` lane.
 * :class:`CpuFallbackEngine` turns a GPU out-of-memory error into "finish on the CPU and say so".
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from superqt.utils import GeneratorWorker
 
@@ -194,126 +194,6 @@ def downscale_to_pixels(x: torch.Tensor, pixels: int = PREVIEW_PIXELS) -> torch.
     factor = math.sqrt(pixels / (h * w))
     size = (max(1, int(h * factor)), max(1, int(w * factor)))  # floor: never above the budget
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
-
-
-class _Signals(QObject):
-    done = Signal(int, object)
-    error = Signal(int, object)
-
-
-class _Job(QRunnable):
-    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals, is_current: Callable[[], bool]):
-        super().__init__()
-        self.ticket, self.fn, self.signals, self.is_current = ticket, fn, signals, is_current
-
-    def run(self) -> None:
-        if not self.is_current():
-            return  # a newer job of the same kind was submitted while this one waited
-        try:
-            result = self.fn()
-        except BaseException as exc:  # reported to the UI, never raised into Qt's thread pool
-            self.signals.error.emit(self.ticket, exc)
-            return
-        self.signals.done.emit(self.ticket, result)
-
-
-class PreviewService(QObject):
-    """Preview, AI view and robustness checks for the selected photo, one job at a time.
-
-    Each submit returns a ticket; ``done(ticket, result)`` / ``error(ticket, exc)`` report back on the
-    UI thread. Callers drop results whose ticket is stale. A queued job that is no longer the newest
-    of its kind does nothing when its turn comes (a dragged slider must not run twenty previews).
-    """
-
-    done = Signal(int, object)
-    error = Signal(int, object)
-
-    def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None):
-        super().__init__(parent)
-        self.engine_factory = engine_factory
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self.done)
-        self._signals.error.connect(self.error)
-        self._ticket = 0
-        self._latest: dict[str, int] = {}
-        # Only touched from the pool's single thread:
-        self._engines: dict[tuple[str, str], Engine] = {}
-        self._images: dict[str, tuple[float, torch.Tensor, tuple[int, int]]] = {}
-        self._lock = threading.Lock()
-
-    def submit(self, kind: str, fn: Callable[[], Any]) -> int:
-        self._ticket += 1
-        ticket = self._ticket
-        self._latest[kind] = ticket  # a plain dict write: atomic under the GIL
-        job = _Job(ticket, fn, self._signals, lambda: self._latest.get(kind) == ticket)
-        self.pool.start(job)
-        return ticket
-
-    def wait(self, msecs: int = 30000) -> bool:
-        return self.pool.waitForDone(msecs)
-
-    # --- jobs (run on the pool thread) ----------------------------------------------------------
-    def engine(self, name: str, device: str) -> Engine:
-        key = (name, device)
-        with self._lock:
-            if key not in self._engines:
-                self._engines[key] = self.engine_factory(name, device)
-            return self._engines[key]
-
-    def preview_image(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
-        """The photo decoded by the core and downscaled to about 1 MP, cached by (path, mtime)."""
-        from rid_desktop.io import load_image, to_tensor
-
-        mtime = path.stat().st_mtime
-        cached = self._images.get(str(path))
-        if cached and cached[0] == mtime:
-            return cached[1], cached[2]
-        loaded = load_image(path)
-        full = to_tensor(loaded).float()
-        if full.ndim == 3:
-            full = full[None]
-        small = downscale_to_pixels(full)
-        full_size = (int(full.shape[-2]), int(full.shape[-1]))
-        if len(self._images) > 8:
-            self._images.clear()
-        self._images[str(path)] = (mtime, small, full_size)
-        return small, full_size
-
-    def compute_preview(self, path: Path, engine_name: str, device: str, eps: float) -> PreviewResult:
-        from rid_desktop.checks.metrics import compute_metrics, perturbation_heatmap
-
-        from ui.imaging import tensor_to_qimage
-
-        start = time.perf_counter()
-        original, full_size = self.preview_image(path)
-        notices: list[str] = []
-        engine = self.engine(engine_name, device)
-        try:
-            protected = engine.protect(original, eps, seed=0)
-        except Exception as exc:
-            if not is_out_of_memory(exc) or device == "cpu":
-                raise
-            notices.append("The GPU ran out of memory; this preview was computed on the CPU.")
-            protected = self.engine(engine_name, "cpu").protect(original, eps, seed=0)
-        protected = protected.detach().float().cpu()
-        metrics = compute_metrics(original, protected)[0]
-        heat = perturbation_heatmap(original, protected, scale=eps)
-        return PreviewResult(
-            path=path,
-            eps=eps,
-            engine=engine_name,
-            original=original,
-            protected=protected,
-            original_image=tensor_to_qimage(original),
-            protected_image=tensor_to_qimage(protected),
-            heat_image=tensor_to_qimage(heat),
-            metrics=metrics,
-            full_size=full_size,
-            seconds=time.perf_counter() - start,
-            notices=notices,
-        )
 
 
 def friendly_message(exc: BaseException) -> str:

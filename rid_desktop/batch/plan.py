@@ -66,13 +66,16 @@ class BatchPlan:
         return [item for item in self.items if item.state == "already-done"]
 
 
-def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: bool = True) -> BatchPlan:
+def plan_batch(
+    inputs: list[Path], settings: ProtectionSettings, *, recursive: bool = True, name_suffix: str = ""
+) -> BatchPlan:
     """Plan protecting ``inputs`` (files and/or folders) with ``settings``.
 
     Folders are walked (recursively unless ``recursive=False``) for supported images, skipping hidden
     entries, our own output folders and symlink loops. Files named directly are always included (an
     unsupported one then fails with its reason). Default output: ``<folder>-protected`` beside each
-    input folder (for files: beside their folder), mirroring sub-folders.
+    input folder (for files: beside their folder), mirroring sub-folders. ``name_suffix`` marks each
+    copy's name (``"_protected"``: ``a.jpg`` -> ``a_protected.jpg``), see :func:`with_name_suffix`.
 
     Raises:
         UserError: no inputs, a path that does not exist or cannot be opened, an output folder that
@@ -107,7 +110,8 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
             if key in seen_sources:
                 continue
             seen_sources.add(key)
-            output = _unique(output_path_for(source, root, out_root, settings.output), used_outputs)
+            output = with_name_suffix(output_path_for(source, root, out_root, settings.output), name_suffix)
+            output = _unique(output, used_outputs)
             if _resolved(output) == key:
                 raise UserError(f"refusing to overwrite an original: {source}")
             items.append(BatchItem(source, output, root, out_root))
@@ -118,6 +122,30 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
         _refuse_foreign_files(out_root, [item.output for item in items if item.output_root == out_root])
     warnings = _mark_already_done(items, used_roots, settings)
     return BatchPlan(items, settings, used_roots, problems, warnings)
+
+
+# --- output naming option (kept separate from the planning rules above) ---------------------------
+NAME_SUFFIX_MAX = 40
+
+
+def check_name_suffix(suffix: str) -> str:
+    """The suffix as given when it can be part of a file name; UserError with the reason otherwise."""
+    if len(suffix) > NAME_SUFFIX_MAX:
+        raise UserError(f"the name suffix is too long ({len(suffix)} characters; at most {NAME_SUFFIX_MAX})")
+    bad = sorted({c for c in suffix if c in '/\\:*?"<>|' or ord(c) < 32})
+    if bad:
+        raise UserError(f"the name suffix cannot contain {' '.join(repr(c) for c in bad)}")
+    if suffix.strip(". ") == "" and suffix:
+        raise UserError("the name suffix needs a letter or digit")
+    return suffix
+
+
+def with_name_suffix(output: Path, suffix: str) -> Path:
+    """``photo.jpg`` -> ``photo_protected.jpg`` for ``suffix="_protected"`` (Fawkes writes ``_cloaked``),
+    so copies are not mistaken for originals when posted; an empty suffix keeps the original name."""
+    if not suffix:
+        return output
+    return output.with_name(f"{output.stem}{check_name_suffix(suffix)}{output.suffix}")
 
 
 def _input_kind(path: Path) -> str:
