@@ -30,6 +30,14 @@ CHECK_NAMES = {
     "diffpure": "AI clean-up (diffusion)",
 }
 
+ENGINE_COSTS = {
+    "rid": "Fast. Changes brightness and colour a little; the default.",
+    "dwt-chroma": "Changes colour only, so it is the least visible — but a black-and-white copy removes it.",
+    "both": "Both generators in one budget: more robust, a little more visible.",
+    "iterative": "Strongest, but minutes per photo (it optimises against an AI model).",
+    "iterative-chroma": "Strong and colour-only, but minutes per photo; a black-and-white copy removes it.",
+}
+
 VERDICT_WORDS = {
     "survives": "Survives",
     "weakened": "Weakened",

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from rid_desktop.strength import MAX_EPS, PRESETS
 from ui.settings_store import GuiSettings
-from ui.wording import TOOLTIPS, strength_label, strength_words
+from ui.wording import ENGINE_COSTS, TOOLTIPS, strength_label, strength_words
 
 METADATA_LABELS = {
     "strip-gps": "Remove location",
@@ -213,7 +213,8 @@ class SettingsPanel(QWidget):
         word, meaning = strength_words(value)
         self.strength_words.setText(f"{word} — {meaning}")
         self.strength_slider.setAccessibleDescription(strength_label(value))
-        self.engine_help.setText(self.engine_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
+        cost = ENGINE_COSTS.get(self.engine_combo.currentData() or "", "")
+        self.engine_help.setText(cost or self.engine_combo.currentData(Qt.ItemDataRole.ToolTipRole) or "")
         self.quality_spin.setEnabled(self.format_combo.currentData() != "png")
 
     def _checked_output_dir(self, previous: str) -> str:
