@@ -90,7 +90,8 @@ class SettingsPanel(QWidget):
         self.strength_value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         self.device_combo = QComboBox()
-        self.device_combo.addItem("Automatic (fastest available)", "auto")
+        self.device_combo.addItem("Automatic", "auto")
+        self.device_combo.setToolTip("Automatic uses the fastest device this computer has (a GPU when there is one)")
         for device, label in devices:
             self.device_combo.addItem(label, device)
 
@@ -133,8 +134,7 @@ class SettingsPanel(QWidget):
         output_row.addWidget(self.output_browse)
         for combo in (self.engine_combo, self.preset_combo, self.device_combo, self.format_combo, self.metadata_combo,
                       self.name_combo):
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(14)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # never cut an item off
             combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
 
         protection = QGroupBox("Protection")
