@@ -116,8 +116,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.library.setMinimumWidth(230)  # small screens (1024 px and less) still fit the window
-        self.preview.setMinimumWidth(240)
+        self.library.setMinimumWidth(190)  # small screens (1024 px at 150 %: 683 px) still fit the window
+        self.preview.setMinimumWidth(230)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -131,10 +131,10 @@ class MainWindow(QMainWindow):
         side_layout.addWidget(self.run_panel)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # scroll, never cut off
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(280)
+        scroll.setMinimumWidth(220)
         self.settings_dock = QDockWidget("Settings", self)
         self.settings_dock.setObjectName("settingsDock")
         self.settings_dock.setWidget(scroll)

@@ -6,6 +6,7 @@ from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -156,11 +157,12 @@ class LibraryPanel(QWidget):
         )
         self.remove_button.setEnabled(False)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_folder_button)
-        buttons.addWidget(self.add_files_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.remove_button)
+        buttons = QGridLayout()  # two rows when the pane is narrow (1024 px at 150 %)
+        buttons.addWidget(self.add_folder_button, 0, 0)
+        buttons.addWidget(self.add_files_button, 0, 1)
+        buttons.setColumnStretch(2, 1)
+        buttons.addWidget(self.remove_button, 0, 3)
+        self._buttons = buttons
 
         self.grid = ThumbnailGrid()
         self.grid.setModel(model)
@@ -197,6 +199,16 @@ class LibraryPanel(QWidget):
         self.sources.addItems(sources)
         for i, text in enumerate(sources):
             self.sources.item(i).setToolTip(text)
+
+    def resizeEvent(self, event) -> None:
+        """Move Remove to a second row when the three buttons no longer fit side by side."""
+        needed = sum(b.sizeHint().width() for b in (self.add_folder_button, self.add_files_button,
+                                                     self.remove_button)) + 24
+        row, column = (0, 3) if event.size().width() >= needed else (1, 0)
+        if self._buttons.getItemPosition(self._buttons.indexOf(self.remove_button))[:2] != (row, column):
+            self._buttons.removeWidget(self.remove_button)
+            self._buttons.addWidget(self.remove_button, row, column)
+        super().resizeEvent(event)
 
     def refresh(self, *args) -> None:
         empty = self.model.rowCount() == 0

@@ -11,7 +11,7 @@ import math
 
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QLinearGradient, QPainter, QPalette
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 
 from ui.wording import TOOLTIPS
 
@@ -26,7 +26,11 @@ def format_metrics(metrics) -> dict[str, str]:
 
 
 class MetricsBar(QWidget):
-    """PSNR · SSIM · largest change, plus "measured on …". Labels size themselves to their widest text."""
+    """Closeness · similarity · largest change, captions above values, then "measured on …" (wraps).
+
+    A grid rather than one line: at 1024 px the preview pane is narrow, and a single row cut the
+    numbers off ("35.8 d"). Each value label is as wide as its widest possible text.
+    """
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -34,23 +38,26 @@ class MetricsBar(QWidget):
         self.measured_on = QLabel()
         self.measured_on.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.measured_on.setWordWrap(True)
-        self.measured_on.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(0)
         widest = {"psnr": "∞ 99.9 dB", "ssim": "0.000", "linf": "32.0/255"}
-        for key, caption_text, label in (("psnr", "Closeness", self.psnr), ("ssim", "Similarity", self.ssim),
-                                         ("linf", "Largest change", self.linf)):
-            caption = QLabel(f"{caption_text}:")
+        for column, (key, caption_text, label) in enumerate((("psnr", "Closeness", self.psnr),
+                                                             ("ssim", "Similarity", self.ssim),
+                                                             ("linf", "Max change", self.linf))):
+            caption = QLabel(caption_text)
+            caption.setWordWrap(True)  # "Max change" may take two lines on a narrow pane, never get cut
             caption.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             label.setToolTip(TOOLTIPS[key])
             caption.setToolTip(TOOLTIPS[key])
             label.setAccessibleName(caption_text)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setMinimumWidth(label.fontMetrics().horizontalAdvance(widest[key]) + 4)
-            layout.addWidget(caption)
-            layout.addWidget(label)
-            layout.addSpacing(8)
-        layout.addWidget(self.measured_on, 1)
+            grid.addWidget(caption, 0, column)
+            grid.addWidget(label, 1, column)
+        grid.setColumnStretch(3, 1)
+        grid.addWidget(self.measured_on, 2, 0, 1, 4)
 
     def clear(self) -> None:
         for label in (self.psnr, self.ssim, self.linf):

@@ -52,6 +52,7 @@ class PreviewPane(QWidget):
         self.title.setFont(font)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setMinimumWidth(40)
+        self.title.setWordWrap(True)
         self.status = QLabel()
         self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.busy_bar = _progress_bar("Preview progress")
@@ -146,7 +147,7 @@ class PreviewPane(QWidget):
         self.metrics = MetricsBar()
         self.psnr, self.ssim, self.linf = self.metrics.psnr, self.metrics.ssim, self.metrics.linf
         view_row = QHBoxLayout()
-        view_row.addWidget(self.metrics, 1)
+        view_row.addStretch(1)
         view_row.addWidget(self.zoom_label)
         view_row.addWidget(self.fit_button)
         view_row.addWidget(self.actual_button)
@@ -163,6 +164,7 @@ class PreviewPane(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(view_row)
+        layout.addWidget(self.metrics)
         for view in (self.compare, self.heat, self.ai):
             view.zoom_changed.connect(self._show_zoom)
         self.clear()
@@ -223,7 +225,8 @@ class PreviewPane(QWidget):
         self.heat.set_images(result.heat_image, None, photo)
         self.heat.split_enabled = False
         self.heat_scale.set_top(result.eps * 255)
-        self.metrics.show_metrics(result.metrics, f"the {pw}×{ph} preview" if scaled else f"the {pw}×{ph} preview (full size)")
+        self.metrics.show_metrics(result.metrics, f"the {pw}×{ph} preview" if scaled
+                                  else f"the photo at full size ({pw}×{ph}), before saving")
         self.ai.set_images(None)
         self.ai.set_message("Click “Show AI view”")
         self.ai_verdict.setText("")
