@@ -207,6 +207,15 @@ def test_no_text_is_cut_off_at_1024_px(make_window, qtbot, dropper, photo_folder
     hint = delegate.sizeHint(option, window.model.index(0))
     assert hint.height() >= window.grid.iconSize().height() + window.grid.fontMetrics().height()
     assert window.grid.gridSize().height() >= hint.height()
+    # the robustness legend takes a second line rather than being cut off on a narrow pane
+    from ui.views.robustness_bars import BarRow, RobustnessBars
+
+    bars = RobustnessBars()
+    bars.set_rows([BarRow("Re-saved as JPEG (quality 75)", 1.0, 0.8, "survives")])
+    bars.resize(380, 200)
+    assert bars._legend_height() == 40
+    bars.resize(1200, 200)
+    assert bars._legend_height() == 20
     # labels that can get long wrap instead of running off the edge
     for label in (window.run_panel.current, window.preview.checks_note, window.library.count_label):
         assert isinstance(label, QLabel) and label.wordWrap()

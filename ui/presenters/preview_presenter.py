@@ -30,6 +30,7 @@ class PreviewPresenter(QObject):
         self.result = None  # the PreviewResult on screen
         self.full = None  # the FullOutput on screen at 1:1, if computed
         self.check_specs: str | None = None  # purifier specs for the Robustness tab; None = core defaults
+        self._requested: Path | None = None  # the photo of the latest preview request
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREVIEW_DEBOUNCE_MS)
@@ -43,7 +44,19 @@ class PreviewPresenter(QObject):
         p.export_requested.connect(window.export_comparison)
 
     def schedule(self) -> None:
+        """Preview after a short pause (a dragged slider); a newly clicked photo's name shows at once."""
+        path = self.window.current_path()
+        if path is not None:
+            self._note_path(path)
         self._timer.start()
+
+    def _note_path(self, path: Path) -> None:
+        shown = self.result.path if self.result is not None else self._requested
+        if shown is not None and shown != path:
+            for kind in ("ai", "checks"):  # results for a photo that is no longer on screen
+                self.jobs.cancel(kind)
+            self.pane.show_loading(path.name)
+        self._requested = path
 
     # --- preview ------------------------------------------------------------------------------
     def request_preview(self) -> None:
@@ -51,13 +64,10 @@ class PreviewPresenter(QObject):
         if path is None:
             for kind in ("preview", "full", "ai", "checks"):
                 self.jobs.cancel(kind)
-            self.result = self.full = None
+            self.result = self.full = self._requested = None
             self.pane.clear()
             return
-        if self.result is not None and self.result.path != path:
-            for kind in ("ai", "checks"):  # results for a photo that is no longer on screen
-                self.jobs.cancel(kind)
-            self.pane.show_loading(path.name)
+        self._note_path(path)
         self.jobs.cancel("full")
         s = self.window.settings
         self.pane.set_busy("Computing preview…", cancellable=True)
@@ -74,6 +84,8 @@ class PreviewPresenter(QObject):
     def _preview_done(self, result) -> None:
         self.result, self.full = result, None
         self.pane.show_preview(result)
+        if self.pane.compare.needs_detail():  # still zoomed in: show the real pixels for the new settings
+            self.request_full_output()
         for notice in result.notices:
             self.window.statusBar().showMessage(notice, 10000)
 
@@ -87,8 +99,8 @@ class PreviewPresenter(QObject):
     def request_full_output(self) -> None:
         """Compute the protected copy at full size, exactly as written, for the zoomed-in view."""
         result = self.result
-        if result is None or self.jobs.is_busy("full"):
-            return
+        if result is None or result.path != self._requested or self.jobs.is_busy("full"):
+            return  # nothing on screen yet, or another photo's preview is on its way
         if self.full is not None and self.full.path == result.path and self.full.eps == result.eps:
             return
         settings = self.window.settings.to_protection()
@@ -97,7 +109,7 @@ class PreviewPresenter(QObject):
                          self._full_done, on_error=self._full_failed, on_progress=self.pane.show_busy_progress)
 
     def _full_done(self, full) -> None:
-        if self.result is None or full.path != self.result.path:
+        if self.result is None or full.path != self.result.path or full.path != self._requested:
             return
         self.full = full
         self.pane.show_full_output(full)

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -131,6 +132,8 @@ class PreviewPane(QWidget):
         checks_row.addWidget(self.checks_button)
         checks_row.addWidget(self.checks_cancel)
         checks_row.addWidget(self.checks_progress, 1)
+        checks_row.addStretch(0)
+        self.checks_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         checks_layout.addLayout(checks_row)
         checks_layout.addWidget(self.bars)
         checks_layout.addWidget(self.checks_note)
