@@ -7,6 +7,8 @@ what they were measured on.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter
 
@@ -46,3 +48,25 @@ def comparison_image(result, full=None) -> QImage:
                      Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter | Qt.TextFlag.TextWordWrap, footer)
     painter.end()
     return canvas
+
+
+def export_comparison(window) -> Path | None:
+    """Ask where, then save :func:`comparison_image` of the window's preview; returns the file or None."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from ui.views import dialogs
+
+    result = window.preview_result
+    if result is None:
+        window.statusBar().showMessage("Select a photo first: the comparison is made from its preview", 6000)
+        return None
+    folders = window.settings.recent_folders
+    suggested = str(Path(folders[0] if folders else Path.home()) / f"{result.path.stem}-comparison.png")
+    target, _ = QFileDialog.getSaveFileName(window, "Export comparison", suggested, "PNG image (*.png)")
+    if not target:
+        return None
+    if not comparison_image(result, window.preview_presenter.full).save(target, "PNG"):
+        window.last_dialog = dialogs.error(window, "Export failed", f"Could not write {target}.")
+        return None
+    window.statusBar().showMessage(f"Comparison saved as {target}", 8000)
+    return Path(target)

@@ -257,24 +257,10 @@ class MainWindow(QMainWindow):
         self.schedule_preview()
 
     def export_comparison(self) -> Path | None:
-        """Save the photo on screen as a labelled before | after | change image (PNG)."""
-        from ui.export import comparison_image
+        """File ▸ Export comparison…: the photo on screen as a labelled before | after | change PNG."""
+        from ui.export import export_comparison
 
-        result = self.preview_result
-        if result is None:
-            self.statusBar().showMessage("Select a photo first: the comparison is made from its preview", 6000)
-            return None
-        suggested = str(Path(self.settings.recent_folders[0] if self.settings.recent_folders else Path.home())
-                        / f"{result.path.stem}-comparison.png")
-        target, _ = QFileDialog.getSaveFileName(self, "Export comparison", suggested, "PNG image (*.png)")
-        if not target:
-            return None
-        image = comparison_image(result, self.preview_presenter.full)
-        if not image.save(target, "PNG"):
-            self.last_dialog = dialogs.error(self, "Export failed", f"Could not write {target}.")
-            return None
-        self.statusBar().showMessage(f"Comparison saved as {target}", 8000)
-        return Path(target)
+        return export_comparison(self)
 
     # --- settings, models, dialogs --------------------------------------------------------------
     def _settings_changed(self) -> None:

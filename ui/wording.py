@@ -38,12 +38,6 @@ ENGINE_COSTS = {
     "iterative-chroma": "Strong and colour-only, but minutes per photo; a black-and-white copy removes it.",
 }
 
-VERDICT_WORDS = {
-    "survives": "Survives",
-    "weakened": "Weakened",
-    "removed": "Removed",
-}
-
 TOOLTIPS = {
     "psnr": "How close the protected copy is to the original (PSNR). Higher is less visible: above "
             "about 35 dB the change is hard to see at normal size, above 40 dB practically invisible.",

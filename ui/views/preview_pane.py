@@ -26,6 +26,7 @@ from ui.views.robustness_bars import BarRow, RobustnessBars
 from ui.wording import TOOLTIPS
 
 CHECKS_IDLE = "Run the checks to see whether protection survives common clean-ups."
+METER_TOP_X10 = 50  # the meter is full at 5x what random noise does
 
 
 def _progress_bar(name: str) -> QProgressBar:
@@ -98,11 +99,19 @@ class PreviewPane(QWidget):
         self.ai_verdict.setToolTip(TOOLTIPS["meter"])
         self.ai_verdict.setAccessibleName("Protection verdict")
         self.ai_score = self.ai_verdict  # older name
+        self.meter = QProgressBar()
+        self.meter.setObjectName("protectionMeter")
+        self.meter.setAccessibleName("Protection meter")
+        self.meter.setToolTip(TOOLTIPS["meter"])
+        self.meter.setRange(0, METER_TOP_X10)
+        self.meter.setMaximumWidth(220)
+        self.meter.hide()
         ai_page = QWidget()
         ai_layout = QVBoxLayout(ai_page)
         ai_layout.setContentsMargins(0, 0, 0, 0)
         ai_row = QHBoxLayout()
         ai_row.addWidget(self.ai_button)
+        ai_row.addWidget(self.meter)
         ai_row.addWidget(self.ai_verdict, 1)
         ai_layout.addLayout(ai_row)
         ai_layout.addWidget(self.ai, 1)
@@ -186,6 +195,7 @@ class PreviewPane(QWidget):
         self.ai.set_images(None)
         self.ai.set_message("Click “Show AI view”")
         self.ai_verdict.setText("")
+        self.meter.hide()
         self.checks_stopped(CHECKS_IDLE)
         self.metrics.clear()
         self.ai_button.setEnabled(False)
@@ -201,6 +211,7 @@ class PreviewPane(QWidget):
         self.ai.set_images(None)
         self.ai.set_message("Click “Show AI view”")
         self.ai_verdict.setText("")
+        self.meter.hide()
         self.checks_stopped(CHECKS_IDLE)
         self.metrics.clear()
 
@@ -233,6 +244,7 @@ class PreviewPane(QWidget):
         self.ai.set_images(None)
         self.ai.set_message("Click “Show AI view”")
         self.ai_verdict.setText("")
+        self.meter.hide()
         self.checks_stopped(CHECKS_IDLE)
         self.ai_button.setEnabled(True)
         self.checks_button.setEnabled(True)
@@ -249,6 +261,10 @@ class PreviewPane(QWidget):
 
     def show_ai_view(self, view) -> None:
         self.ai.set_images(view.original_image, view.protected_image)
+        self.meter.setValue(min(round(view.ratio * 10), METER_TOP_X10))
+        self.meter.setFormat(f"{view.verdict} — {view.ratio:.1f}× noise")
+        self.meter.setAccessibleDescription(f"{view.verdict} protection, {view.ratio:.1f} times random noise")
+        self.meter.show()
         self.ai_verdict.setText(view.explanation)
         self.ai_verdict.setAccessibleDescription(view.explanation)
         self._show_zoom(self._current_view().zoom_percent())
