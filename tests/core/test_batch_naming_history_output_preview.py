@@ -106,3 +106,26 @@ def test_render_output_stops_when_cancelled(tmp_path):
     (a, _b) = _photos(tmp_path / "in")
     with pytest.raises(Cancelled):
         render_output(a, SignEngine(), SETTINGS, cancelled=lambda: True)
+
+
+def test_ensure_surrogates_says_what_was_found_installed_or_failed(tmp_path, monkeypatch):
+    from rid_desktop.errors import ModelError
+    from rid_desktop.models import download
+    from rid_desktop.models.surrogate_setup import ensure_surrogates, surrogate_names
+
+    monkeypatch.setenv("RID_DESKTOP_MODELS_DIR", str(tmp_path / "empty"))
+    names = surrogate_names()
+    assert names and all(n.startswith("taef2") for n in names)
+    assert set(ensure_surrogates(install=False).failed) == set(names)
+
+    def fake_install(name, **_):
+        if name.endswith("decoder"):
+            raise ModelError("network is unreachable")
+        target = tmp_path / f"{name}.pth"
+        target.write_bytes(b"x")
+        return target
+
+    monkeypatch.setattr(download, "install_model", fake_install)
+    setup = ensure_surrogates()
+    assert list(setup.installed) == ["taef2-encoder"] and "unreachable" in setup.failed["taef2-decoder"]
+    assert not setup.ready

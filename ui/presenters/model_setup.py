@@ -77,47 +77,30 @@ class ModelSetup(QObject):
         Same registry and code as ``rid-desktop models install`` / ``--self-test``. Success is remembered
         in the settings; a failure (offline) is a status-bar note and the next start tries again.
         """
-        from rid_desktop.selftest import SelfTestReport, check_surrogates
-
-        def work(ctx):
-            missing_before = _missing_surrogates()
-            report = SelfTestReport(emit=lambda line: None)
-            available = check_surrogates(report, install)
-            return [n for n in missing_before if n in available], report
+        from rid_desktop.models.surrogate_setup import ensure_surrogates
 
         def failed(exc: BaseException) -> None:
             self.surrogate_lines = [friendly_message(exc)]
             self.window.statusBar().showMessage(f"Could not set up the AI-view models: {self.surrogate_lines[0]}",
                                                 15000)
 
-        self.jobs.submit("surrogates", work, self._surrogates_done, lane="setup", on_error=failed)
+        self.jobs.submit("surrogates", lambda ctx: ensure_surrogates(install), self._surrogates_done, lane="setup",
+                         on_error=failed)
 
-    def _surrogates_done(self, result) -> None:
-        installed, report = result
-        self.surrogate_lines = list(report.lines)
-        if report.warnings:
+    def _surrogates_done(self, setup) -> None:
+        self.surrogate_lines = ([f"{name}: found at {path}" for name, path in setup.found.items()]
+                                + [f"{name}: installed to {path}" for name, path in setup.installed.items()]
+                                + [f"{name}: {reason}" for name, reason in setup.failed.items()])
+        if not setup.ready:
             message = ("The AI-view models could not be installed (offline?). Protection works without "
                        "them; they are offered again when needed.")
         else:
             self.window.settings.surrogates_ready = True
             self.window.save_settings()
-            message = (f"Installed {len(installed)} AI-view model{'s' if len(installed) != 1 else ''} "
-                       "in your data folder" if installed else "AI-view models found")
+            count = len(setup.installed)
+            message = (f"Installed {count} AI-view model{'s' if count != 1 else ''} in your data folder"
+                       if count else "AI-view models found")
         self.window.statusBar().showMessage(message, 15000)
-
-
-def _missing_surrogates() -> list[str]:
-    from rid_desktop.errors import UserError
-    from rid_desktop.models.registry import MODELS, locate
-
-    missing = []
-    for spec in MODELS.values():
-        if spec.role.startswith("surrogate"):
-            try:
-                locate(spec.name)
-            except UserError:
-                missing.append(spec.name)
-    return missing
 
 
 def model_lines() -> list[str]:
