@@ -219,3 +219,20 @@ def test_no_text_is_cut_off_at_1024_px(make_window, qtbot, dropper, photo_folder
     # labels that can get long wrap instead of running off the edge
     for label in (window.run_panel.current, window.preview.checks_note, window.library.count_label):
         assert isinstance(label, QLabel) and label.wordWrap()
+
+
+def test_a_long_error_in_the_compare_view_wraps_inside_it(qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QImage
+
+    view = CompareView()
+    qtbot.addWidget(view)
+    view.resize(300, 200)
+    view.set_images(QImage(40, 30, QImage.Format.Format_RGB888))
+    message = ("damaged or unreadable image (cannot identify image file: the data ends before the end of the "
+               "JPEG stream; the file may have been cut short while copying)")
+    view.set_message(message)
+    rect = view.chip_rect(message, QPointF(150, 100), center=True)
+    assert rect.left() >= 0 and rect.right() <= 300  # inside the view
+    assert rect.height() >= 3 * view.fontMetrics().height()  # on several lines, not one cut-off line
+    view.grab()  # paints without error

@@ -176,14 +176,8 @@ class CompareView(QWidget):
     def _paint_chip(self, painter: QPainter, at: QPointF, text: str, *, right=False, center=False,
                     bottom=False) -> None:
         """A dark rounded label; long text wraps inside the view instead of running off its edge."""
-        metrics = painter.fontMetrics()
-        limit = max(self.width() - 24, 40)
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
-        bounds = metrics.boundingRect(QRect(0, 0, limit - 12, 10000), flags, text)
-        w, h = bounds.width() + 12, bounds.height() + 4
-        x = at.x() - w if right else (at.x() - w / 2 if center else at.x())
-        y = at.y() - h / 2 if center else (at.y() - h if bottom else at.y())
-        rect = QRectF(x, y, w, h)
+        rect = self.chip_rect(text, at, right=right, center=center, bottom=bottom)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(Qt.GlobalColor.black)
         painter.setOpacity(0.55)
@@ -191,6 +185,17 @@ class CompareView(QWidget):
         painter.setOpacity(1.0)
         painter.setPen(Qt.GlobalColor.white)
         painter.drawText(rect, flags, text)
+
+    def chip_rect(self, text: str, at: QPointF, *, right=False, center=False, bottom=False) -> QRectF:
+        """Where a chip with ``text`` goes: at most the view's width less margins, as tall as the wrapped text."""
+        metrics = self.fontMetrics()
+        limit = max(self.width() - 24, 40)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        bounds = metrics.boundingRect(QRect(0, 0, limit - 12, 10000), flags, text)
+        w, h = bounds.width() + 12, bounds.height() + 4
+        x = at.x() - w if right else (at.x() - w / 2 if center else at.x())
+        y = at.y() - h / 2 if center else (at.y() - h if bottom else at.y())
+        return QRectF(x, y, w, h)
 
     # --- interaction --------------------------------------------------------------------------
     def _near_handle(self, pos: QPointF) -> bool:
