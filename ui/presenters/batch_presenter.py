@@ -57,7 +57,6 @@ class BatchPresenter(QObject):
         self.controller.notice.connect(self._on_notice)
         self.controller.failed.connect(self._on_failed)
         self.controller.finished.connect(self._on_finished)
-        self.inputs: list[Path] = []
         self.output_folder: Path | None = None
         self.last_summary = None
         self.quit_when_done = False
@@ -88,9 +87,9 @@ class BatchPresenter(QObject):
         w = self.window
         total = w.model.rowCount()
         selected = len(w.selected_paths())
-        if self.interrupted and not self.is_running():
-            left = self.left_in(self.interrupted)
-            text = f"Resume — {left} left" if left else "Protect all"
+        left = self.left_in(self.interrupted) if self.interrupted and not self.is_running() else 0
+        if left:
+            text = f"Resume — {left} left"
             tip = "Continue the batch that was stopped; photos already protected are skipped"
         else:
             text = f"Protect all {total}" if total else "Protect all"
@@ -145,7 +144,6 @@ class BatchPresenter(QObject):
             return
         roots = [Path(root) for root in plan.output_roots]
         self.output_folder = roots[0] if len(roots) == 1 else _common_folder(roots)
-        self.inputs = list(inputs)
         self._started, self._done, self._total = time.monotonic(), 0, len(plan.items)
         self._current, self._aborted, self.last_summary = None, False, None
         w.settings.interrupted_batch = [str(p) for p in inputs]  # until it finishes: a quit can resume it

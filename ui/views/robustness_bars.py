@@ -95,7 +95,7 @@ class RobustnessBars(QWidget):
             font.setBold(False)
             painter.setFont(font)
 
-    LEGEND_SECOND = "after clean-up (colour = verdict; longer = stronger protection)"
+    LEGEND_SECOND = "after clean-up (colour = verdict; longer = stronger)"
 
     def _legend_height(self) -> int:
         """One line of keys when they fit beside each other, else two (never cut off)."""
