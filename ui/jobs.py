@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
@@ -61,7 +61,6 @@ class Job:
     on_error: Callable[[BaseException], None] | None = None
     on_progress: Callable[[int, int], None] | None = None
     state: str = "queued"  # queued -> running -> done | failed | cancelled
-    started: float = field(default_factory=time.monotonic)
 
     def cancel(self) -> None:
         self.context.cancel_event.set()
@@ -92,13 +91,7 @@ class _Runner(QRunnable):
 
 
 class JobService(QObject):
-    """Runs ``fn(context)`` jobs in lanes; callbacks run on the UI thread, only for wanted jobs.
-
-    Signals:
-        changed(str): a job of that kind was queued, started, finished or cancelled (for busy UI).
-    """
-
-    changed = Signal(str)
+    """Runs ``fn(context)`` jobs in lanes; callbacks run on the UI thread, only for wanted jobs."""
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -138,7 +131,6 @@ class JobService(QObject):
         self._jobs[ticket] = job
         self._current[kind] = job
         self.pools[lane].start(_Runner(job, fn, self._relay))
-        self.changed.emit(kind)
         return job
 
     def cancel(self, kind: str) -> bool:
@@ -149,7 +141,6 @@ class JobService(QObject):
         job.cancel()
         job.state = "cancelled"
         self._jobs.pop(job.ticket, None)
-        self.changed.emit(kind)
         return True
 
     def cancel_all(self) -> None:
@@ -158,9 +149,6 @@ class JobService(QObject):
 
     def is_busy(self, kind: str) -> bool:
         return kind in self._current
-
-    def current(self, kind: str) -> Job | None:
-        return self._current.get(kind)
 
     def wait(self, msecs: int = 30000) -> bool:
         """Block until every lane is idle (tests and shutdown)."""
@@ -207,7 +195,6 @@ class JobService(QObject):
         job = self._finish(ticket)
         if job is not None:
             job.state = "done"
-            self.changed.emit(job.kind)
             job.on_done(result)
 
     def _on_error(self, ticket: int, exc: BaseException) -> None:
@@ -215,6 +202,5 @@ class JobService(QObject):
         if job is None or isinstance(exc, Cancelled):
             return
         job.state = "failed"
-        self.changed.emit(job.kind)
         if job.on_error is not None:
             job.on_error(exc)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from PIL import Image
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QAbstractButton, QComboBox, QFileDialog, QLabel, QProgressBar
 
@@ -198,10 +198,9 @@ def test_no_text_is_cut_off_at_1024_px(make_window, qtbot, dropper, photo_folder
         room = combo.width() - 28  # the arrow and frame
         assert room >= combo.fontMetrics().horizontalAdvance(combo.currentText()), combo.currentText()
     # the thumbnail cell has room for a line of text under the icon
-    delegate = window.grid.itemDelegate()
-    option = window.grid.viewOptions() if hasattr(window.grid, "viewOptions") else None
     from PySide6.QtWidgets import QStyleOptionViewItem
 
+    delegate = window.grid.itemDelegate()
     option = QStyleOptionViewItem()
     option.fontMetrics = window.grid.fontMetrics()
     hint = delegate.sizeHint(option, window.model.index(0))

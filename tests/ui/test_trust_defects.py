@@ -8,12 +8,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 from PySide6.QtWidgets import QApplication
