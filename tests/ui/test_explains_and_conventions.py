@@ -116,8 +116,12 @@ def test_open_output_folder_that_is_gone_says_so(make_window, qtbot, dropper, ph
     window = make_window()
     _load(window, qtbot, dropper, photo_folder, 5)
     _protect(window, qtbot)
-    window.last_dialog.close()
+    summary = window.last_dialog
+    summary.close()
     shutil.rmtree(photo_folder.parent / "Holiday-protected")
+    assert not summary.open_output_folder()  # the summary's button says so too
+    assert window.last_dialog.objectName() == "cannot-open-the-folder"
+    window.last_dialog.close()
     window.open_output_action.trigger()
     assert window.last_dialog.objectName() == "cannot-open-the-folder"
     assert "Holiday-protected" in window.last_dialog.text()

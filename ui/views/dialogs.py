@@ -129,9 +129,17 @@ class SummaryDialog(QMessageBox):
         self.addButton(QMessageBox.StandardButton.Close)
 
     def open_output_folder(self) -> bool:
+        """Open the folder in the file manager; say so when that is not possible (never fail silently)."""
         if self.output_folder is None:
             return False
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_folder)))
+        if self.output_folder.is_dir() and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_folder))):
+            return True
+        parent = self.parentWidget()
+        box = error(parent, "Cannot open the folder", f"Could not open {self.output_folder}. It may have been moved "
+                    "or deleted, or no file manager is set up.")
+        if parent is not None and hasattr(parent, "last_dialog"):
+            parent.last_dialog = box
+        return False
 
 
 LICENCES = (
