@@ -21,6 +21,7 @@ def test_ai_view_and_robustness_bars(make_window, qtbot, dropper, photo_folder, 
     verdict = pane.ai_verdict.text()
     assert verdict.split(" ")[0] in ("Strong", "Some", "Weak") and "random noise" in verdict  # words, not a raw score
     assert pane.meter.isVisible() and pane.meter.text().startswith(verdict.split(" ")[0])  # one meter per photo
+    assert pane.meter.width() >= pane.meter.fontMetrics().horizontalAdvance(pane.meter.text())  # not cut off
 
     pane.tabs.setCurrentIndex(3)
     pane.checks_button.click()
