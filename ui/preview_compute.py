@@ -32,6 +32,7 @@ class FullOutput:
     metrics: object  # rid_desktop.checks.metrics.ImageMetrics of the written file vs the original
     size: tuple[int, int]  # (H, W)
     seconds: float
+    output_format: str = ".png"  # suffix of the file the batch writes
 
 
 @dataclass
@@ -120,6 +121,7 @@ class PreviewComputer:
             path=path, eps=settings.eps, engine=settings.engine,
             original_image=tensor_to_qimage(rendered.original), output_image=tensor_to_qimage(rendered.output),
             metrics=metrics, size=(int(h), int(w)), seconds=time.perf_counter() - start,
+            output_format=rendered.output_format,
         )
 
 

@@ -42,7 +42,8 @@ TOOLTIPS = {
     "psnr": "How close the protected copy is to the original (PSNR). Higher is less visible: above "
             "about 35 dB the change is hard to see at normal size, above 40 dB practically invisible.",
     "ssim": "Structural similarity: 1.000 means identical; above 0.95 looks the same to most people.",
-    "linf": "Largest change of any pixel value, in 255ths. Never above the strength you chose.",
+    "linf": "Largest change of any pixel value, in 255ths. The protection itself never goes above the strength "
+            "you chose; measured on a JPEG file it also includes the file's own encoding changes.",
     "meter": "How much the protection disturbs what an image AI sees, compared with random noise of "
              f"the same strength. Strong = {STRONG_RATIO:g}× noise or more; Some = {SOME_RATIO:g}×; "
              "below that the AI is barely more disturbed than by noise.",

@@ -261,7 +261,9 @@ class PreviewPane(QWidget):
         h, w = full.size
         self.compare.set_images(full.original_image, full.output_image, QSize(w, h))
         self.compare.set_pixel_note(f"real output pixels ({w}×{h}, as written)")
-        self.metrics.show_metrics(full.metrics, f"the full {w}×{h} output file")
+        lossy = full.output_format in (".jpg", ".jpeg")
+        self.metrics.show_metrics(full.metrics, f"the full {w}×{h} output file"
+                                  + (" (JPEG: includes its encoding)" if lossy else ""))
         self.set_busy(f"{full.eps * 255:.0f}/255 · full size in {full.seconds:.1f} s", cancellable=False)
 
     def show_ai_view(self, view) -> None:
