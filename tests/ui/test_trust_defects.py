@@ -325,3 +325,16 @@ def test_zooming_in_past_the_preview_asks_for_the_real_pixels(make_window, qtbot
     for _ in range(12):
         compare.zoom_by(1.25)
     qtbot.waitUntil(lambda: compare.image_a.width() == 1600, timeout=30000)
+
+
+def test_numbers_measured_on_a_jpeg_output_say_they_include_its_encoding(make_window, qtbot, dropper, tmp_path, make_rgb):
+    folder = tmp_path / "jpeg"
+    folder.mkdir()
+    Image.fromarray(make_rgb(900, 1200)).save(folder / "photo.jpg", quality=92)
+    window = make_window()
+    _load(window, qtbot, dropper, folder, 1)
+    window.grid.setCurrentIndex(window.model.index(0))
+    qtbot.waitUntil(lambda: window.preview_result is not None, timeout=10000)
+    window.preview.actual_button.click()
+    qtbot.waitUntil(lambda: window.preview.compare.image_b.width() == 1200, timeout=30000)
+    assert "full 1200×900 output file (JPEG: includes its encoding)" in window.preview.metrics.measured_on.text()
