@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from rid_desktop import paths
+from rid_desktop.batch.plan import check_name_suffix
+from rid_desktop.errors import UserError
 from rid_desktop.settings import DEFAULT_ENGINE, OutputSettings, ProtectionSettings
 from rid_desktop.strength import PRESETS
 
@@ -40,6 +42,8 @@ class GuiSettings:
     geometry: str = ""  # base64 QByteArray from saveGeometry()
     splitter_state: str = ""
     surrogates_ready: bool = False  # first-run find-or-install of the surrogate models has succeeded
+    name_suffix: str = ""  # added to each protected copy's name, e.g. "_protected" ("" keeps the name)
+    interrupted_batch: list[str] = field(default_factory=list)  # inputs of a batch stopped before its end
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -92,6 +96,12 @@ def load_settings(path: Path | None = None) -> GuiSettings:
     if settings.metadata not in METADATA_POLICIES:
         settings.metadata = defaults.metadata
     settings.strength_255 = min(max(settings.strength_255, 1), 32)
+    if settings.output_dir and not os.path.isabs(settings.output_dir):
+        settings.output_dir = ""  # never resolve a folder against whatever the working directory is
+    try:
+        check_name_suffix(settings.name_suffix)
+    except UserError:
+        settings.name_suffix = ""
     return settings
 
 

@@ -4,8 +4,8 @@
   (napari's pattern): each :class:`BatchEvent` is re-emitted on the UI thread; per-tile progress
   from inside an image comes through a queued Qt signal. Cancel sets the ``threading.Event`` the
   core checks between tiles, so a cancel lands within one tile and the core leaves no partial file.
-* :class:`PreviewService` runs the core's one-image preview (:mod:`rid_desktop.checks.preview`) on a
-  single-thread pool, so at most one preview runs and newer requests replace older queued ones.
+* :class:`PreviewResult`: the one-image preview (about 1 MP) that :mod:`ui.preview_compute` computes
+  on a :mod:`ui.jobs` lane with the core's :mod:`rid_desktop.checks.preview`.
 
 Engines come from the core's one factory, :func:`rid_desktop.engines.make_engine`, which also
 switches to the CPU when the GPU runs out of memory; this module only relays its notice.
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtGui import QImage
 from superqt.utils import GeneratorWorker
 
@@ -138,112 +138,6 @@ class PreviewResult:
     notices: list[str] = field(default_factory=list)
 
 
-class _Signals(QObject):
-    done = Signal(int, object)
-    error = Signal(int, object)
-
-
-class _Job(QRunnable):
-    def __init__(self, ticket: int, fn: Callable[[], Any], signals: _Signals, is_current: Callable[[], bool]):
-        super().__init__()
-        self.ticket, self.fn, self.signals, self.is_current = ticket, fn, signals, is_current
-
-    def run(self) -> None:
-        if not self.is_current():
-            return  # a newer job of the same kind was submitted while this one waited
-        try:
-            result = self.fn()
-        except BaseException as exc:  # reported to the UI, never raised into Qt's thread pool
-            self.signals.error.emit(self.ticket, exc)
-            return
-        self.signals.done.emit(self.ticket, result)
-
-
-class PreviewService(QObject):
-    """Preview, AI view and robustness checks for the selected photo, one job at a time.
-
-    Each submit returns a ticket; ``done(ticket, result)`` / ``error(ticket, exc)`` report back on the
-    UI thread. Callers drop results whose ticket is stale. A queued job that is no longer the newest
-    of its kind does nothing when its turn comes (a dragged slider must not run twenty previews).
-    """
-
-    done = Signal(int, object)
-    error = Signal(int, object)
-
-    def __init__(self, engine_factory: EngineFactory, parent: QObject | None = None):
-        super().__init__(parent)
-        self.engine_factory = engine_factory
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._signals = _Signals(self)
-        self._signals.done.connect(self.done)
-        self._signals.error.connect(self.error)
-        self._ticket = 0
-        self._latest: dict[str, int] = {}
-        # Only touched from the pool's single thread:
-        self._engines: dict[tuple[str, str], Engine] = {}
-        self._images: dict[str, tuple[float, torch.Tensor, tuple[int, int]]] = {}
-        self._notices: list[str] = []  # what the engine said while computing the current preview
-        self._lock = threading.Lock()
-
-    def submit(self, kind: str, fn: Callable[[], Any]) -> int:
-        self._ticket += 1
-        ticket = self._ticket
-        self._latest[kind] = ticket  # a plain dict write: atomic under the GIL
-        job = _Job(ticket, fn, self._signals, lambda: self._latest.get(kind) == ticket)
-        self.pool.start(job)
-        return ticket
-
-    def wait(self, msecs: int = 30000) -> bool:
-        return self.pool.waitForDone(msecs)
-
-    # --- jobs (run on the pool thread) ----------------------------------------------------------
-    def engine(self, settings: ProtectionSettings) -> Engine:
-        """One engine per (name, device, model), built by the core factory and kept for later previews."""
-        key = (settings.engine, settings.device, settings.model_path)
-        with self._lock:
-            if key not in self._engines:
-                self._engines[key] = make_engine(settings, notify=self._notices.append, build=self.engine_factory)
-            return self._engines[key]
-
-    def preview_image(self, path: Path) -> tuple[torch.Tensor, tuple[int, int]]:
-        """The photo decoded by the core and downscaled to about 1 MP, cached by (path, mtime)."""
-        from rid_desktop.checks.preview import load_preview_image
-
-        mtime = path.stat().st_mtime
-        cached = self._images.get(str(path))
-        if cached and cached[0] == mtime:
-            return cached[1], cached[2]
-        small, full_size = load_preview_image(path)
-        if len(self._images) > 8:
-            self._images.clear()
-        self._images[str(path)] = (mtime, small, full_size)
-        return small, full_size
-
-    def compute_preview(self, path: Path, engine_name: str, device: str, eps: float) -> PreviewResult:
-        from rid_desktop.checks.preview import compute_preview
-
-        from ui.imaging import tensor_to_qimage
-
-        start = time.perf_counter()
-        original, full_size = self.preview_image(path)
-        self._notices.clear()
-        engine = self.engine(ProtectionSettings(engine=engine_name, device=device, eps=eps))
-        preview = compute_preview(original, engine, eps, seed=0)
-        return PreviewResult(
-            path=path,
-            eps=eps,
-            engine=engine_name,
-            original=preview.original,
-            protected=preview.protected,
-            original_image=tensor_to_qimage(preview.original),
-            protected_image=tensor_to_qimage(preview.protected),
-            heat_image=tensor_to_qimage(preview.heat),
-            metrics=preview.metrics,
-            full_size=full_size,
-            seconds=time.perf_counter() - start,
-            notices=list(self._notices),
-        )
 
 
 def friendly_message(exc: BaseException) -> str:

@@ -76,13 +76,16 @@ class BatchPlan:
         return describe_skipped(self.skipped_counts())
 
 
-def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: bool = True) -> BatchPlan:
+def plan_batch(
+    inputs: list[Path], settings: ProtectionSettings, *, recursive: bool = True, name_suffix: str = ""
+) -> BatchPlan:
     """Plan protecting ``inputs`` (files and/or folders) with ``settings``.
 
     Folders are walked (recursively unless ``recursive=False``) for supported images, skipping hidden
     entries, our own output folders and symlink loops. Files named directly are always included (an
     unsupported one then fails with its reason). Default output: ``<folder>-protected`` beside each
-    input folder (for files: beside their folder), mirroring sub-folders.
+    input folder (for files: beside their folder), mirroring sub-folders. ``name_suffix`` marks each
+    copy's name (``"_protected"``: ``a.jpg`` -> ``a_protected.jpg``), see :func:`with_name_suffix`.
 
     Raises:
         UserError: no inputs, a path that does not exist or cannot be opened, an output folder that
@@ -123,7 +126,7 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
                 continue
             seen_sources.add(key)
             items.append(BatchItem(source, out_root, root, out_root))  # output named below
-    _name_outputs(items, manifests, settings)
+    _name_outputs(items, manifests, settings, name_suffix)
     for item in items:
         if _resolved(item.output) == _resolved(item.source):
             raise UserError(f"refusing to overwrite an original: {item.source}")
@@ -136,7 +139,8 @@ def plan_batch(inputs: list[Path], settings: ProtectionSettings, *, recursive: b
     return BatchPlan(items, settings, used_roots, problems, warnings, skipped)
 
 
-def _name_outputs(items: list[BatchItem], manifests: dict[Path, Manifest], settings: ProtectionSettings) -> None:
+def _name_outputs(items: list[BatchItem], manifests: dict[Path, Manifest], settings: ProtectionSettings,
+                  name_suffix: str = "") -> None:
     """Give every item an output path that stays the same from run to run.
 
     Two sources can want one output (``a.heic`` and ``a.jpg`` both become ``a.jpg``). The plain name
@@ -157,7 +161,8 @@ def _name_outputs(items: list[BatchItem], manifests: dict[Path, Manifest], setti
                 used.add(out_root / key)
                 recorded[out_root][source] = out_root / key
     for item in sorted(items, key=lambda item: _renamed_by_format(item, settings)):  # stable sort
-        natural = output_path_for(item.source, item.input_root, item.output_root, settings.output)
+        natural = with_name_suffix(output_path_for(item.source, item.input_root, item.output_root, settings.output),
+                                   name_suffix)
         earlier = recorded[item.output_root].get(item.relative_source)
         if earlier is not None and earlier.parent == natural.parent and earlier.suffix == natural.suffix:
             item.output = earlier
@@ -170,6 +175,30 @@ def _renamed_by_format(item: BatchItem, settings: ProtectionSettings) -> bool:
     """True when the output's suffix differs from the source's (``a.heic`` -> ``a.jpg``)."""
     natural = output_path_for(item.source, item.input_root, item.output_root, settings.output)
     return natural.suffix != item.source.suffix
+
+
+# --- output naming option (kept separate from the planning rules above) ---------------------------
+NAME_SUFFIX_MAX = 40
+
+
+def check_name_suffix(suffix: str) -> str:
+    """The suffix as given when it can be part of a file name; UserError with the reason otherwise."""
+    if len(suffix) > NAME_SUFFIX_MAX:
+        raise UserError(f"the name suffix is too long ({len(suffix)} characters; at most {NAME_SUFFIX_MAX})")
+    bad = sorted({c for c in suffix if c in '/\\:*?"<>|' or ord(c) < 32})
+    if bad:
+        raise UserError(f"the name suffix cannot contain {' '.join(repr(c) for c in bad)}")
+    if suffix.strip(". ") == "" and suffix:
+        raise UserError("the name suffix needs a letter or digit")
+    return suffix
+
+
+def with_name_suffix(output: Path, suffix: str) -> Path:
+    """``photo.jpg`` -> ``photo_protected.jpg`` for ``suffix="_protected"`` (Fawkes writes ``_cloaked``),
+    so copies are not mistaken for originals when posted; an empty suffix keeps the original name."""
+    if not suffix:
+        return output
+    return output.with_name(f"{output.stem}{check_name_suffix(suffix)}{output.suffix}")
 
 
 def _input_kind(path: Path) -> str:

@@ -51,11 +51,15 @@ def load_preview_image(path: Path, pixels: int = PREVIEW_PIXELS) -> tuple[torch.
     return downscale_to_pixels(full, pixels), (int(full.shape[-2]), int(full.shape[-1]))
 
 
-def compute_preview(original: torch.Tensor, engine: Engine, eps: float, *, seed: int = 0) -> Preview:
-    """Protect ``original`` (already preview-sized) with ``engine`` and measure the change."""
+def compute_preview(original: torch.Tensor, engine: Engine, eps: float, *, seed: int = 0,
+                    progress=None) -> Preview:
+    """Protect ``original`` (already preview-sized) with ``engine`` and measure the change.
+
+    ``progress(done, total)`` is passed to the engine (it may raise Cancelled to stop within a tile).
+    """
     start = time.perf_counter()
     with torch.no_grad():  # not inference_mode: iterative engines turn gradients back on inside
-        protected = engine.protect(original, eps, seed=seed)
+        protected = engine.protect(original, eps, seed=seed, progress=progress)
     protected = protected.detach().float().cpu()
     original = original.detach().float().cpu()
     metrics = compute_metrics(original, protected)[0]

@@ -18,7 +18,10 @@ def test_ai_view_and_robustness_bars(make_window, qtbot, dropper, photo_folder, 
     pane.ai_button.click()
     qtbot.waitUntil(lambda: pane.ai.image_b is not None, timeout=30000)
     assert pane.ai.image_a.size() == pane.compare.image_a.size()
-    assert "protection score" in pane.ai_score.text()
+    verdict = pane.ai_verdict.text()
+    assert verdict.split(" ")[0] in ("Strong", "Some", "Weak") and "random noise" in verdict  # words, not a raw score
+    assert pane.meter.isVisible() and pane.meter.text().startswith(verdict.split(" ")[0])  # one meter per photo
+    assert pane.meter.width() >= pane.meter.fontMetrics().horizontalAdvance(pane.meter.text())  # not cut off
 
     pane.tabs.setCurrentIndex(3)
     pane.checks_button.click()
@@ -27,5 +30,6 @@ def test_ai_view_and_robustness_bars(make_window, qtbot, dropper, photo_folder, 
     assert any("jpeg" in label for label in labels) and any("iwmf" in label for label in labels)
     assert all(row.verdict in VERDICT_COLOURS for row in pane.bars.rows)
     assert all(row.before > 0 and row.after >= 0 for row in pane.bars.rows)
-    assert "DiffPure" in pane.checks_note.text() or "diffpure" in pane.checks_note.text().lower()
+    assert "AI clean-up (diffusion)" in pane.checks_note.text()  # the check that could not run, in words
+    assert "“Survives” means" in pane.checks_note.text()  # the line a verdict must clear is stated
     assert pane.checks_button.isEnabled()

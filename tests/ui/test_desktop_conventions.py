@@ -143,13 +143,40 @@ def test_install_model_action_downloads_in_the_background(make_window, qtbot, mo
     def offline(name, progress=None, **_):
         from rid_desktop.errors import ModelError
 
-        raise ModelError("cannot download taef2-encoder: network is unreachable")
+        raise ModelError("cannot download taef2-encoder: <urlopen error [Errno -2] Name or service not known>")
 
     monkeypatch.setattr(download, "install_model", offline)
     window.install_model("taef2-encoder")
     qtbot.waitUntil(lambda: window.last_dialog is not None and window.last_dialog.objectName() == "install-failed",
                     timeout=10000)
-    assert "network is unreachable" in window.last_dialog.text()
+    box = window.last_dialog
+    assert "offline" in box.text() and "Errno" not in box.text()  # words, not a raw socket error
+    assert box.choose_button.text() == "Choose file…"
+
+
+def test_offline_install_can_use_a_chosen_file_checked_by_its_checksum(
+    make_window, qtbot, monkeypatch, tmp_path, shared_models
+):
+    from rid_desktop.models.download import install_dir
+
+    window = make_window()
+    wrong = tmp_path / "taef2_encoder.pth"
+    wrong.write_bytes(b"not the model")
+    chosen = {"path": str(wrong)}
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (chosen["path"], "")))
+    from ui.views.dialogs import InstallFailedDialog
+
+    box = InstallFailedDialog(window, "taef2-encoder", "offline")
+    box.file_chosen.connect(window.model_setup.install_file)
+    box.choose_button.click()
+    qtbot.waitUntil(lambda: window.last_dialog is not None and window.last_dialog.objectName() == "install-failed",
+                    timeout=10000)
+    assert "does not match" in window.last_dialog.text()
+    assert not (install_dir() / "taef2_encoder.pth").exists()  # a wrong file is never installed
+    chosen["path"] = str(shared_models / "taef2_encoder.pth")
+    box.choose_file()
+    qtbot.waitUntil(lambda: "Installed taef2-encoder" in window.statusBar().currentMessage(), timeout=20000)
+    assert (install_dir() / "taef2_encoder.pth").read_bytes() == (shared_models / "taef2_encoder.pth").read_bytes()
 
 
 def test_gpu_out_of_memory_in_a_batch_finishes_on_the_cpu_and_says_so(

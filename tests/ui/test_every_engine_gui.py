@@ -14,7 +14,9 @@ from PIL import Image
 from rid_desktop.batch import plan_batch
 from rid_desktop.engines import engine_names
 from rid_desktop.settings import ProtectionSettings
-from ui.workers import BatchController, PreviewService, default_engine_factory
+from ui.jobs import JobContext
+from ui.preview_compute import PreviewComputer
+from ui.workers import BatchController, default_engine_factory
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -51,11 +53,11 @@ def test_every_engine_protects_a_photo_through_the_batch_worker(name, qtbot, tmp
 
 
 @pytest.mark.parametrize("name", engine_names())
-def test_every_engine_previews_through_the_preview_service(name, qtbot, tmp_path, make_rgb):
+def test_every_engine_previews_through_the_preview_lane(name, qtbot, tmp_path, make_rgb):
     path = tmp_path / "photo.png"
     Image.fromarray(make_rgb(32, 40, seed=6)).save(path)
-    service = PreviewService(default_engine_factory)
-    result = service.compute_preview(path, name, "cpu", 8 / 255)
+    computer = PreviewComputer(default_engine_factory)
+    result = computer.preview(JobContext(lambda done, total: None), path, name, "cpu", 8 / 255)
     assert result.protected.shape == result.original.shape == (1, 3, 32, 40)
     assert 0 < result.metrics.linf_255 <= 8 + 1e-3
     assert not result.original_image.isNull() and not result.heat_image.isNull()

@@ -123,8 +123,9 @@ def test_protect_selected_only(make_window, qtbot, dropper, photo_folder):
     window = make_window()
     _load_folder(window, qtbot, dropper, photo_folder, 5)
     window.grid.setCurrentIndex(window.model.index(2))
-    assert window.run_panel.protect_button.text() == "Protect 1 selected"
-    window.protect()
+    assert window.run_panel.protect_button.text() == "Protect all 5"  # looking at a photo changes nothing
+    assert window.run_panel.selected_button.text() == "Protect 1 selected"
+    window.run_panel.selected_button.click()
     qtbot.waitUntil(lambda: not window.batch.is_running(), timeout=10000)
     counts = window.model.status_counts()
     assert counts["protected"] == 1 and window.model.entries()[2].status == Status.PROTECTED

@@ -86,6 +86,10 @@ class LibraryModel(QAbstractListModel):
             if entry.output:
                 text += f"\nSaved as: {entry.output}"
             return text
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{entry.path.name}, {entry.status.value}"
+        if role == Qt.ItemDataRole.AccessibleDescriptionRole:
+            return entry.reason or f"{entry.status.value}"
         if role == STATUS_ROLE:
             return entry.status.value
         if role == PATH_ROLE:
@@ -145,7 +149,7 @@ class LibraryModel(QAbstractListModel):
         if output is not None:
             entry.output = Path(output)
         idx = self.index(row)
-        self.dataChanged.emit(idx, idx, [STATUS_ROLE, Qt.ItemDataRole.ToolTipRole])
+        self.dataChanged.emit(idx, idx, [STATUS_ROLE, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole])
 
     def set_progress(self, path: Path | str, fraction: float) -> None:
         row = self._row_of.get(str(path))

@@ -129,18 +129,41 @@ class SummaryDialog(QMessageBox):
         self.addButton(QMessageBox.StandardButton.Close)
 
     def open_output_folder(self) -> bool:
+        """Open the folder in the file manager; say so when that is not possible (never fail silently)."""
         if self.output_folder is None:
             return False
-        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_folder)))
+        if self.output_folder.is_dir() and QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.output_folder))):
+            return True
+        parent = self.parentWidget()
+        box = error(parent, "Cannot open the folder", f"Could not open {self.output_folder}. It may have been moved "
+                    "or deleted, or no file manager is set up.")
+        if parent is not None and hasattr(parent, "last_dialog"):
+            parent.last_dialog = box
+        return False
+
+
+LICENCES = (
+    ("RID Desktop", "MIT"),
+    ("Qt 6 / PySide6", "LGPL-3.0"),
+    ("PyTorch", "BSD-3-Clause"),
+    ("Pillow", "MIT-CMU (HPND)"),
+    ("NumPy", "BSD-3-Clause"),
+    ("superqt", "BSD-3-Clause"),
+    ("kornia", "Apache-2.0"),
+    ("pillow-heif / libheif", "BSD-3-Clause / LGPL-3.0"),
+    ("platformdirs", "MIT"),
+)
 
 
 def about_text(model_lines: list[str]) -> str:
-    models = "".join(f"<li>{line}</li>" for line in model_lines) or "<li>none found</li>"
+    models = "".join(f"<li>{line}</li>" for line in dict.fromkeys(model_lines)) or "<li>none found</li>"
+    licences = "".join(f"<li>{name}: {licence}</li>" for name, licence in LICENCES)
     return (
         f"<h3>RID Desktop {rid_desktop.__version__}</h3>"
-        "<p>Adds a small, bounded perturbation to your photos so that AI tools (diffusion "
+        "<p>Adds a small, bounded change to your photos so that AI tools (diffusion "
         "personalization and editing) make poor use of them. Originals are never modified.</p>"
         f"<p><b>Models</b></p><ul>{models}</ul>"
+        f"<p><b>Licences</b></p><ul>{licences}</ul>"
         "<p>Protection lowers the risk; it is not a guarantee against every future model.</p>"
     )
 
@@ -154,3 +177,40 @@ def about(parent: QWidget, model_lines: list[str]) -> QMessageBox:
     box.addButton(QMessageBox.StandardButton.Ok)
     box.open()
     return box
+
+
+def quit_during_batch(parent: QWidget) -> QMessageBox:
+    """'A batch is running — stop and quit?' with 'Stop and quit' as ``box.stop_button``."""
+    box = _box(parent, QMessageBox.Icon.Question, "Quit during batch", "A batch is running — stop and quit?",
+               "Photos already protected are kept; the current one stops within a moment and leaves no "
+               "partial file. Next time, Resume continues where it stopped.")
+    box.setObjectName("quit-during-batch")
+    box.stop_button = box.addButton("Stop and quit", QMessageBox.ButtonRole.AcceptRole)
+    box.keep_button = box.addButton("Keep protecting", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(box.keep_button)
+    box.open()
+    return box
+
+
+class InstallFailedDialog(QMessageBox):
+    """A failed model download, in words, with 'Choose file…' to install a copy the user already has."""
+
+    file_chosen = Signal(str, str)  # model name, path
+
+    def __init__(self, parent: QWidget, name: str, message: str):
+        super().__init__(QMessageBox.Icon.Warning, "Install failed", message, QMessageBox.StandardButton.NoButton, parent)
+        self.setObjectName("install-failed")
+        self.model_name = name
+        self.setInformativeText("If you have the model file (downloaded on another computer, for example), "
+                                "choose it: it is checked against its published checksum before it is used.")
+        self.choose_button = self.addButton("Choose file…", QMessageBox.ButtonRole.ActionRole)
+        self.choose_button.clicked.connect(self.choose_file)
+        self.addButton(QMessageBox.StandardButton.Close)
+
+    def choose_file(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self.parentWidget(), f"Choose the {self.model_name} file", "",
+                                              "Model files (*.pth *.safetensors *.pt);;All files (*)")
+        if path:
+            self.file_chosen.emit(self.model_name, path)

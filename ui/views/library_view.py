@@ -6,7 +6,7 @@ from PySide6.QtCore import QModelIndex, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QListView,
     QListWidget,
@@ -30,11 +30,32 @@ STATUS_COLOURS = {
 GRID_ICON = QSize(150, 112)
 
 
+def cell_size(line_height: int) -> QSize:
+    """One grid cell: the icon, a line of text (the file name) and padding, for this font."""
+    return QSize(GRID_ICON.width() + 24, GRID_ICON.height() + line_height + 22)
+
+
+WELCOME = (
+    "<h2>Protect your photos before you post them</h2>"
+    "<p>RID Desktop adds a tiny change to each photo that people do not notice but that makes AI tools "
+    "(“make a fake of this person”, AI photo editing) work poorly on it. Your originals are never changed: "
+    "protected copies go into a new folder next to them.</p>"
+    "<p><b>1.</b> Drop a folder of photos here, or use <b>Add folder…</b> (Ctrl+O).<br>"
+    "<b>2.</b> Click a photo to see the protection up close.<br>"
+    "<b>3.</b> Press <b>Protect</b>.</p>"
+)
+
+
 class StatusBadgeDelegate(QStyledItemDelegate):
     """Draws the normal icon+name cell, then a round status badge in the thumbnail's corner.
 
     Badge glyphs differ in shape, not just colour (dot / ring / check / cross), for colour-blind users.
+    ``sizeHint`` reserves a full text line under the icon: with uniform item sizes Qt asks the
+    delegate once, and without it the file names were cut off at some font sizes.
     """
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        return cell_size(option.fontMetrics.height())
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         super().paint(painter, option, index)
@@ -95,7 +116,10 @@ class ThumbnailGrid(QListView):
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setBatchSize(200)
         self.setIconSize(GRID_ICON)
-        self.setGridSize(QSize(GRID_ICON.width() + 24, GRID_ICON.height() + 40))
+        self.setGridSize(cell_size(self.fontMetrics().height()))
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.setAccessibleName("Photos")
+        self.setAccessibleDescription("Thumbnails of the photos in the library, with their protection status")
         self.setSpacing(4)
         self.setWordWrap(False)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
@@ -132,21 +156,29 @@ class LibraryPanel(QWidget):
         )
         self.remove_button.setEnabled(False)
 
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.add_folder_button)
-        buttons.addWidget(self.add_files_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.remove_button)
+        buttons = QGridLayout()  # two rows when the pane is narrow (1024 px at 150 %)
+        buttons.addWidget(self.add_folder_button, 0, 0)
+        buttons.addWidget(self.add_files_button, 0, 1)
+        buttons.setColumnStretch(2, 1)
+        buttons.addWidget(self.remove_button, 0, 3)
+        self._buttons = buttons
 
         self.grid = ThumbnailGrid()
         self.grid.setModel(model)
-        self.empty_hint = QLabel(
-            "<h3>No photos yet</h3><p>Drop folders or photos here,<br>or use <b>Add folder…</b> (Ctrl+O).</p>"
-        )
+        self.empty_hint = QLabel(WELCOME)
+        self.empty_hint.setObjectName("welcome")
+        self.empty_hint.setAccessibleName("Getting started")
         self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.empty_hint.setWordWrap(True)
+        self.empty_hint.setMargin(12)
         self.count_label = QLabel()
         self.count_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.count_label.setWordWrap(True)
+        self.skipped_label = QLabel()
+        self.skipped_label.setObjectName("skipped")
+        self.skipped_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.skipped_label.setWordWrap(True)
+        self.skipped_label.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -155,6 +187,7 @@ class LibraryPanel(QWidget):
         layout.addWidget(self.empty_hint, 1)
         layout.addWidget(self.grid, 1)
         layout.addWidget(self.count_label)
+        layout.addWidget(self.skipped_label)
         model.rowsInserted.connect(self.refresh)
         model.modelReset.connect(self.refresh)
         model.dataChanged.connect(self._maybe_count)
@@ -165,6 +198,16 @@ class LibraryPanel(QWidget):
         self.sources.addItems(sources)
         for i, text in enumerate(sources):
             self.sources.item(i).setToolTip(text)
+
+    def resizeEvent(self, event) -> None:
+        """Move Remove to a second row when the three buttons no longer fit side by side."""
+        needed = sum(b.sizeHint().width() for b in (self.add_folder_button, self.add_files_button,
+                                                     self.remove_button)) + 24
+        row, column = (0, 3) if event.size().width() >= needed else (1, 0)
+        if self._buttons.getItemPosition(self._buttons.indexOf(self.remove_button))[:2] != (row, column):
+            self._buttons.removeWidget(self.remove_button)
+            self._buttons.addWidget(self.remove_button, row, column)
+        super().resizeEvent(event)
 
     def refresh(self, *args) -> None:
         empty = self.model.rowCount() == 0
@@ -185,6 +228,13 @@ class LibraryPanel(QWidget):
         parts = [f"{total} photo{'s' if total != 1 else ''}"]
         parts += [f"{n} {name}" for name, n in counts.items() if n and name != "pending"]
         self.count_label.setText(" · ".join(parts))
+        self.grid.setAccessibleDescription("Photos: " + ", ".join(parts))
+
+    def set_skipped_text(self, text: str, details: str = "") -> None:
+        """'skipped: 3 videos, 2 RAW files (not supported)'; the file names are in the tooltip."""
+        self.skipped_label.setText(text)
+        self.skipped_label.setToolTip(details)
+        self.skipped_label.setVisible(bool(text))
 
     def _remove_selected(self) -> None:
         chosen = [item.text() for item in self.sources.selectedItems()]

@@ -47,8 +47,12 @@ class RobustnessBars(QWidget):
         self.updateGeometry()
         self.update()
 
+    def resizeEvent(self, event) -> None:
+        self.updateGeometry()  # the legend may need a second line at this width
+        super().resizeEvent(event)
+
     def sizeHint(self) -> QSize:
-        return QSize(360, max(60, 28 + self.ROW_H * len(self.rows)))
+        return QSize(360, max(60, 8 + self._legend_height() + self.ROW_H * len(self.rows)))
 
     def minimumSizeHint(self) -> QSize:
         return QSize(200, 60)
@@ -70,9 +74,9 @@ class RobustnessBars(QWidget):
         top = max((r.before for r in self.rows), default=1.0)
         top = max(top, max((r.after for r in self.rows), default=0.0), 1e-12)
         before_colour = pal.color(QPalette.ColorRole.Mid)
-        self._paint_legend(painter, bar_x, bar_w + verdict_w, before_colour)
+        legend_h = self._paint_legend(painter, bar_x, bar_w + verdict_w, before_colour)
         for i, row in enumerate(self.rows):
-            y = 24 + i * self.ROW_H
+            y = legend_h + 4 + i * self.ROW_H
             painter.setPen(text)
             painter.drawText(QRectF(0, y, label_w - 6, 32), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, row.label)
             colour = VERDICT_COLOURS.get(row.verdict, pal.color(QPalette.ColorRole.Highlight))
@@ -91,8 +95,17 @@ class RobustnessBars(QWidget):
             font.setBold(False)
             painter.setFont(font)
 
-    def _paint_legend(self, painter: QPainter, x: float, width: float, before_colour: QColor) -> None:
-        """Colour keys for the two bars (the after bar takes its verdict's colour), elided to fit."""
+    LEGEND_SECOND = "after clean-up (colour = verdict; longer = stronger)"
+
+    def _legend_height(self) -> int:
+        """One line of keys when they fit beside each other, else two (never cut off)."""
+        fm = self.fontMetrics()
+        needed = fm.horizontalAdvance("before clean-up") + fm.horizontalAdvance(self.LEGEND_SECOND) + 60
+        label_w = max((fm.horizontalAdvance(r.label) for r in self.rows), default=0) + 12
+        return 20 if self.width() - label_w >= needed else 40
+
+    def _paint_legend(self, painter: QPainter, x: float, width: float, before_colour: QColor) -> int:
+        """Colour keys for the two bars (the after bar takes its verdict's colour); returns its height."""
         metrics = painter.fontMetrics()
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(before_colour)
@@ -100,12 +113,14 @@ class RobustnessBars(QWidget):
         painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
         first = "before clean-up"
         painter.drawText(QRectF(x + 16, 0, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, first)
-        x2 = x + 16 + metrics.horizontalAdvance(first) + 14
+        height = self._legend_height()
+        x2, y2 = (x + 16 + metrics.horizontalAdvance(first) + 14, 0) if height == 20 else (x, 20)
         for i, colour in enumerate(VERDICT_COLOURS.values()):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
-            painter.drawRoundedRect(QRectF(x2 + 5 * i, 5, 4, 10), 1, 1)
+            painter.drawRoundedRect(QRectF(x2 + 5 * i, y2 + 5, 4, 10), 1, 1)
         painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-        second = metrics.elidedText("after clean-up (colour = verdict; longer = stronger protection)",
-                                    Qt.TextElideMode.ElideRight, int(max(x + width - x2 - 20, 0)))
-        painter.drawText(QRectF(x2 + 18, 0, width, 20), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
+        second = metrics.elidedText(self.LEGEND_SECOND, Qt.TextElideMode.ElideRight, int(max(self.width() - x2 - 20, 0)))
+        painter.drawText(QRectF(x2 + 18, y2, self.width() - x2 - 18, 20),
+                         Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, second)
+        return height

@@ -26,28 +26,38 @@ class RunPanel(QWidget):
         font = self.protect_button.font()
         font.setBold(True)
         self.protect_button.setFont(font)
+        self.protect_button.setAccessibleName("Protect")
+        self.selected_button = QPushButton("Protect selected")
+        self.selected_button.setToolTip("Protect only the photos selected in the library")
+        self.selected_button.setEnabled(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop after the current tile; finished photos are kept (Esc)")
         self.overall = QProgressBar()
         self.overall.setFormat("%v of %m photos")
+        self.overall.setAccessibleName("Batch progress")
         self.image = QProgressBar()
         self.image.setRange(0, 1)
         self.image.setValue(0)
         self.image.setTextVisible(False)
         self.image.setMaximumHeight(8)
+        self.image.setAccessibleName("Progress within the current photo")
         self.current = QLabel()
         self.current.setMinimumWidth(10)
+        self.current.setWordWrap(True)
         self.speed = QLabel()
         self.speed.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.speed.setWordWrap(True)
 
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.protect_button, 0, 0)
-        grid.addWidget(self.cancel_button, 0, 1)
-        grid.addWidget(self.overall, 1, 0, 1, 2)
-        grid.addWidget(self.image, 2, 0, 1, 2)
-        grid.addWidget(self.current, 3, 0, 1, 2)
-        grid.addWidget(self.speed, 4, 0, 1, 2)
+        grid.addWidget(self.protect_button, 0, 0, 1, 2)
+        grid.addWidget(self.selected_button, 1, 0)
+        grid.addWidget(self.cancel_button, 1, 1)
+        grid.addWidget(self.overall, 2, 0, 1, 2)
+        grid.addWidget(self.image, 3, 0, 1, 2)
+        grid.addWidget(self.current, 4, 0, 1, 2)
+        grid.addWidget(self.speed, 5, 0, 1, 2)
         self.set_running(False)
 
     def set_running(self, running: bool) -> None:
@@ -76,6 +86,7 @@ class RunPanel(QWidget):
 
     def show_done_count(self, done: int, total: int, elapsed: float) -> None:
         self.overall.setValue(done)
+        self.overall.setAccessibleDescription(f"{done} of {total} photos")
         if done and elapsed > 0:
             rate = done / elapsed
             left = (total - done) / rate if rate > 0 else 0
