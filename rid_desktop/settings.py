@@ -40,9 +40,11 @@ class ProtectionSettings:
     output: OutputSettings = field(default_factory=OutputSettings)
 
     def fingerprint(self) -> str:
-        """Stable hash of everything that changes the output file (device excluded: same maths)."""
+        """Stable hash of every choice that changes the protection (device excluded: same maths; the
+        key excluded: a fresh key per photo is the default, and any key protects as well)."""
         data = asdict(self)
         data.pop("device")
+        data.pop("seed")  # a key, not a setting: another key is equally strong, so no re-protection
         data["output"].pop("output_dir")
         data["eps"] = round(self.eps * 255, 4)
         blob = json.dumps(data, sort_keys=True, default=str)

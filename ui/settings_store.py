@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -27,6 +28,11 @@ METADATA_POLICIES = ("strip-gps", "strip-all", "keep")
 
 
 @dataclass
+SESSION_KEY = secrets.randbits(62)
+"""This session's secret key seed: every photo's key is derived from it and the photo's content, so
+the real-pixels view and the batch agree within a session; never saved, new at every start."""
+
+
 class GuiSettings:
     """Everything the window remembers between runs. Strength is kept in 255ths (slider units)."""
 
@@ -60,7 +66,8 @@ class GuiSettings:
             strip_gps=self.metadata in ("strip-gps", "strip-all"),
             strip_exif=self.metadata == "strip-all",
         )
-        return ProtectionSettings(engine=self.engine, eps=self.eps, device=self.device, output=output)
+        return ProtectionSettings(engine=self.engine, eps=self.eps, device=self.device, output=output,
+                                  seed=SESSION_KEY)
 
     def remember_folder(self, folder: str) -> None:
         """Put ``folder`` first in the recent list (no duplicates, at most MAX_RECENT)."""

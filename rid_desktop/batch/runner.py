@@ -242,6 +242,7 @@ def _written(output: Path) -> dict:
 def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check_cancel, may_replace=None) -> dict:
     """Decode, protect, bound, write. Returns metrics: psnr (dB), linf (255ths), seconds."""
     started = time.monotonic()
+    seed = photo_seed(settings.seed, sha256_bytes(data))
     loaded = decode_image(data)
     del data
     image = to_tensor(loaded)
@@ -252,8 +253,7 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
     # no_grad, not inference_mode: an engine that optimises (PGD) turns gradients back on inside with
     # enable_grad(), which inference_mode would silently defeat.
     with torch.no_grad():
-        candidate = engine.protect(image, settings.eps, seed=photo_seed(settings.seed, item.relative_source),
-                                   progress=progress)
+        candidate = engine.protect(image, settings.eps, seed=seed, progress=progress)
         if tuple(candidate.shape) != tuple(image.shape):
             raise RuntimeError(f"engine returned shape {tuple(candidate.shape)} for {tuple(image.shape)}")
         if not bool(torch.isfinite(candidate).all()):  # clamping would turn NaN into a black photo
@@ -273,12 +273,13 @@ def _protect_one(item: BatchItem, data: bytes, engine, settings, progress, check
     return {"psnr": round(psnr, 3), "linf": round(float(linf[0]), 4), "seconds": round(time.monotonic() - started, 3)}
 
 
-def photo_seed(seed: int | None, relative_source: str) -> int:
-    """The key of one photo: fresh OS randomness (never stored), or with ``--seed`` one derived from
-    the seed and the photo's name, so a reproduced batch does not give every photo the same key."""
+def photo_seed(seed: int | None, photo_digest: str) -> int:
+    """The key of one photo: fresh OS randomness (never stored), or one derived from ``seed`` and the
+    photo's content (its SHA-256), so a seeded batch does not give every photo the same key and the
+    same photo gets the same key wherever it lies (the GUI's real-pixels view equals the file written)."""
     if seed is None:
         return resolve_seed(None)
-    digest = hashlib.sha256(f"{seed}:{relative_source}".encode("utf-8", "surrogateescape")).digest()
+    digest = hashlib.sha256(f"{seed}:{photo_digest}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 2
 
 

@@ -77,8 +77,11 @@ def test_keyed_engine_same_seed_same_change_other_seed_other_change(tmp_path):
 def test_no_seed_draws_a_fresh_key_each_time(tmp_path):
     assert resolve_seed(None) != resolve_seed(None)
     assert resolve_seed(5) == 5
-    assert photo_seed(None, "a.jpg") != photo_seed(None, "a.jpg")
-    assert photo_seed(3, "a.jpg") == photo_seed(3, "a.jpg") != photo_seed(3, "b.jpg")
+    assert photo_seed(None, "ab12") != photo_seed(None, "ab12")
+    assert photo_seed(3, "ab12") == photo_seed(3, "ab12") != photo_seed(3, "cd34")
+    from rid_desktop.settings import ProtectionSettings
+
+    assert ProtectionSettings(seed=1).fingerprint() == ProtectionSettings(seed=None).fingerprint()
 
 
 def test_large_photos_are_protected_at_the_working_scale(tmp_path):
