@@ -228,7 +228,8 @@ def is_protected_copy(path: Path, source: torch.Tensor, eps: float) -> bool:
         return False
     diff = (candidate - source).abs_()
     sample = diff.flatten()[:: max(1, diff.numel() // 2_000_000)]
-    return bool(diff.mean() <= eps) and bool(torch.quantile(sample.float(), 0.999) <= eps + 8 / 255)
+    # JPEG's own rounding adds a few levels on top of the budget; another picture differs by far more.
+    return bool(diff.mean() <= eps + 2 / 255) and bool(torch.quantile(sample.float(), 0.999) <= eps + 8 / 255)
 
 
 def _written(output: Path) -> dict:

@@ -67,7 +67,12 @@ def test_output_folders_are_never_walked(tmp_path, make_rgb):
     (root / "chosen").mkdir()
     (root / "chosen" / "rid-manifest.json").write_text("{}")
     Image.fromarray(make_rgb(16, 16)).save(root / "chosen" / "a.jpg")
-    assert [p.relative_to(root).as_posix() for p in scan_folder(root).images] == ["a.jpg"]
+    (root / "locked").mkdir()
+    (root / "locked" / ".rid-desktop.lock").write_text("")
+    Image.fromarray(make_rgb(16, 16)).save(root / "locked" / "a.jpg")
+    # Ours are recognised by our manifest or lock file, never by name: a user's own "*-protected"
+    # folder (no manifest) is walked like any other (issue 17).
+    assert [p.relative_to(root).as_posix() for p in scan_folder(root).images] == ["a.jpg", "old-protected/a.jpg"]
 
 
 def test_cli_summary_and_manifest_report_the_skipped_files(tmp_path, make_rgb, monkeypatch, capsys):

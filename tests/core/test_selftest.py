@@ -71,7 +71,7 @@ def test_a_writer_that_loses_metadata_or_protection_fails_the_self_test(broken, 
 
     real_save = runner.save_protected
 
-    def plain_save(loaded, protected, output, settings):
+    def plain_save(loaded, protected, output, settings, **_how):
         if broken == "keeps the original":  # the real writer, handed the unprotected pixels
             return real_save(loaded, torch.from_numpy(loaded.rgb).permute(2, 0, 1)[None], output, settings)
         output.parent.mkdir(parents=True, exist_ok=True)  # a plain PIL save, as the self-test once did
