@@ -27,12 +27,12 @@ MAX_RECENT = 8
 METADATA_POLICIES = ("strip-gps", "strip-all", "keep")
 
 
-@dataclass
 SESSION_KEY = secrets.randbits(62)
 """This session's secret key seed: every photo's key is derived from it and the photo's content, so
 the real-pixels view and the batch agree within a session; never saved, new at every start."""
 
 
+@dataclass
 class GuiSettings:
     """Everything the window remembers between runs. Strength is kept in 255ths (slider units)."""
 
