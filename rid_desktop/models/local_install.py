@@ -7,10 +7,14 @@ copy is atomic, so a wrong or partial file is never installed.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 from pathlib import Path
 
 from rid_desktop.errors import ModelError
 from rid_desktop.models.download import install_dir
+from rid_desktop.models.fetch import part_path
 from rid_desktop.models.registry import get_spec, sha256_file
 
 
@@ -21,8 +25,6 @@ def install_from_file(name: str, source: Path) -> Path:
         ModelError: unknown model, no checksum to verify against, unreadable file, or a file that is
             not this model (nothing is installed then).
     """
-    from rid_desktop.io import atomic_write_bytes
-
     spec = get_spec(name)
     if not spec.sha256:
         raise ModelError(f"model {spec.name} has no published checksum, so a file cannot be verified for it")
@@ -36,5 +38,11 @@ def install_from_file(name: str, source: Path) -> Path:
                          f"the file to choose is {spec.filename}")
     dest = install_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(dest, source.read_bytes())
+    part = part_path(dest)  # copied beside, then renamed: a half-copied model is never used
+    try:
+        shutil.copyfile(source, part)
+        os.replace(part, dest)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise ModelError(f"cannot install {source.name}: {exc.strerror or exc}") from None
     return dest
