@@ -164,11 +164,20 @@ def _name_outputs(items: list[BatchItem], manifests: dict[Path, Manifest], setti
         natural = with_name_suffix(output_path_for(item.source, item.input_root, item.output_root, settings.output),
                                    name_suffix)
         earlier = recorded[item.output_root].get(item.relative_source)
-        if earlier is not None and earlier.parent == natural.parent and earlier.suffix == natural.suffix:
+        if earlier is not None and _same_name_family(earlier, natural):
             item.output = earlier
         else:
             item.output = _unique(natural, used)
             used.add(item.output)
+
+
+def _same_name_family(earlier: Path, natural: Path) -> bool:
+    """``earlier`` is ``natural`` or one of its collision variants (``a (2).jpg``): keep it. A name
+    from other settings (another suffix option, another format) is not."""
+    if earlier.parent != natural.parent or earlier.suffix != natural.suffix:
+        return False
+    return earlier.stem == natural.stem or (earlier.stem.startswith(natural.stem + " (")
+                                            and earlier.stem.endswith(")"))
 
 
 def _renamed_by_format(item: BatchItem, settings: ProtectionSettings) -> bool:
