@@ -67,6 +67,29 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
     return "\n".join(sections)
 
 
+def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str | None = None,
+                 crop: tuple[int, int] = (360, 480)) -> Path:
+    """What a viewer sees at 100 % on a camera-size photo: one crop of the ~12 MP upscaled photo,
+    original | each pixel engine's copy | its change x10 around mid-grey (PNG, lossless)."""
+    import numpy as np
+    from PIL import Image
+
+    x = load_photo(photo, 12)
+    h, w = x.shape[-2:]
+    top, left = (h - crop[0]) // 2, (w - crop[1]) // 2
+    window = (slice(None), slice(None), slice(top, top + crop[0]), slice(left, left + crop[1]))
+    tiles = [x[window]]
+    for label, (engine, chroma) in engines(previous_pixel, pixel).items():
+        if chroma:
+            continue
+        y = (engine.protect(x, 8 / 255, seed=7).clamp(0, 1) * 255).round() / 255
+        tiles += [y[window], (0.5 + 10 * (y - x)[window]).clamp(0, 1)]
+    row = torch.cat(tiles, -1)[0].permute(1, 2, 0).numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray((row * 255).round().astype(np.uint8)).save(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.trip", description=__doc__.splitlines()[0])
     p.add_argument("folder", type=Path)
@@ -76,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eps", type=float, default=8.0, help="budget in 255ths")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("-o", "--out", type=Path, default=None)
+    p.add_argument("--crops", type=Path, default=None,
+                   help="also write a 100 %% crop sheet of the first photo upscaled to 12 MP (PNG)")
     args = p.parse_args(argv)
+    if args.crops:
+        photo = list_images(args.folder)[0]
+        print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     text = run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel)
