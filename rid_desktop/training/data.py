@@ -77,17 +77,19 @@ class CropSampler:
         return torch.cat(out).clamp_(0, 1)
 
 
+def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(1, 3, H, W) -> (1, 3, size, size): short side resized to ``size``, then the centre."""
+    h, w = image.shape[-2:]
+    s = size / min(h, w)
+    image = torch.nn.functional.interpolate(
+        image, size=(max(size, round(h * s)), max(size, round(w * s))), mode="bilinear", antialias=True
+    )
+    h, w = image.shape[-2:]
+    top, left = (h - size) // 2, (w - size) // 2
+    return image[..., top : top + size, left : left + size]
+
+
 def center_crops(folder: str | Path | list[Path], size: int, limit: int | None = None) -> torch.Tensor:
     """Deterministic validation batch: one centre crop per image (resized so the short side = size)."""
-    crops = []
-    for path in _paths(folder)[:limit]:
-        img = to_tensor(load_rgb(path))[None]
-        h, w = img.shape[-2:]
-        s = size / min(h, w)
-        img = torch.nn.functional.interpolate(
-            img, size=(max(size, round(h * s)), max(size, round(w * s))), mode="bilinear", antialias=True
-        )
-        h, w = img.shape[-2:]
-        top, left = (h - size) // 2, (w - size) // 2
-        crops.append(img[..., top : top + size, left : left + size])
+    crops = [center_crop(to_tensor(load_rgb(path))[None], size) for path in _paths(folder)[:limit]]
     return torch.cat(crops).clamp_(0, 1)

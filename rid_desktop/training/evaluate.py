@@ -29,7 +29,7 @@ from rid_desktop.engines.objectives import SurrogateObjective
 from rid_desktop.models.surrogates import load_encoder
 from rid_desktop.errors import UserError
 from rid_desktop.settings import ProtectionSettings
-from rid_desktop.training.data import list_images, load_rgb
+from rid_desktop.training.data import center_crop, list_images, load_rgb
 from rid_desktop.training.data import to_tensor as rgb_to_tensor
 
 CHROMA_ENGINES = {"dwt-chroma", "iterative-chroma"}
@@ -99,18 +99,6 @@ def load_crops(folder: str | Path, size: int, *, limit: int | None = None, progr
     if not crops:
         raise UserError(f"no readable images in {folder}")
     return names, torch.cat(crops).clamp_(0, 1)
-
-
-def center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """(1, 3, H, W) -> (1, 3, size, size): short side resized to ``size``, then the centre."""
-    h, w = image.shape[-2:]
-    s = size / min(h, w)
-    image = torch.nn.functional.interpolate(
-        image, size=(max(size, round(h * s)), max(size, round(w * s))), mode="bilinear", antialias=True
-    )
-    h, w = image.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return image[..., top : top + size, left : left + size]
 
 
 def _short(exc: BaseException) -> str:
