@@ -44,16 +44,21 @@ def engines(previous_pixel: str | None, pixel: str | None = None) -> dict[str, t
     return out
 
 
+SECTIONS = {
+    "native": ("Photos at their own size (≤ 1024 px)", 0, NATIVE_CHAINS, True),
+    "camera": ("Photos bicubic-upscaled to ~12 MP, then through the chain", 12, CAMERA_CHAINS, False),
+}
+
+
 def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
-        pixel: str | None = None) -> str:
+        pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None) -> str:
+    """The tables of ``sections``; each is appended to ``out`` as soon as it is measured."""
     encoder = load_encoder()
     built = engines(previous_pixel, pixel)
-    paths = list_images(folder)[:limit]
-    sections = []
-    for title, upscale, chains, attacks in (
-        ("Photos at their own size (≤ 1024 px)", 0, NATIVE_CHAINS, True),
-        ("Photos bicubic-upscaled to ~12 MP, then through the chain", 12, CAMERA_CHAINS, False),
-    ):
+    paths = list_images(folder)[::every][:limit]
+    tables = []
+    for name in sections:
+        title, upscale, chains, attacks = SECTIONS[name]
         parsed = {c: parse_chain(c) for c in chains}
         rows = []
         started = time.time()
@@ -63,8 +68,11 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
                 rows.append(measure_photo(engine, path.name, label, x, eps255 / 255, parsed, encoder,
                                           seed=1000 * i, attacks=attacks, chroma=chroma))
             log(f"[{title[:12]}] {i + 1}/{len(paths)} {path.name} ({time.time() - started:.0f} s)")
-        sections.append(trip_table(summarize_trip(rows, chains), chains, title=title))
-    return "\n".join(sections)
+        tables.append(trip_table(summarize_trip(rows, chains), chains, title=f"{title} ({len(paths)} photos)"))
+        if out is not None:
+            with open(out, "a", encoding="utf-8") as fh:
+                fh.write(tables[-1] + "\n")
+    return "\n".join(tables)
 
 
 def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str | None = None,
@@ -96,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--previous-pixel", default=None, help="the previously shipped pixel generator file")
     p.add_argument("--pixel", default=None, help="evaluate this pixel generator file instead of the shipped one")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--every", type=int, default=1, help="use every N-th photo (sorted), e.g. 3 for a third")
+    p.add_argument("--sections", default="native,camera", help="comma list of: native, camera")
     p.add_argument("--eps", type=float, default=8.0, help="budget in 255ths")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("-o", "--out", type=Path, default=None)
@@ -107,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    text = run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel)
-    print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    print(run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel, sections=sections,
+              every=args.every, out=args.out))
     return 0
 
 

@@ -91,11 +91,12 @@ def test_recorded_results_follow_a_chosen_output_folder_and_single_files(tmp_pat
 
 
 def test_render_output_is_the_file_a_batch_writes(tmp_path):
+    keyed = ProtectionSettings(eps=8 / 255, seed=1234)  # the GUI's session key: same key per photo
     folder = tmp_path / "in"
     a, b = _photos(folder)
-    list(run_batch(plan_batch([folder], SETTINGS), SignEngine()))
+    list(run_batch(plan_batch([folder], keyed), SignEngine()))
     for source in (a, b):  # PNG lossless and JPEG q95: the encoding is part of the output
-        rendered = render_output(source, SignEngine(), SETTINGS)
+        rendered = render_output(source, SignEngine(), keyed)
         written = np.asarray(Image.open(tmp_path / "in-protected" / source.name).convert("RGB"))
         as_bytes = (rendered.output[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         assert np.array_equal(as_bytes, written)

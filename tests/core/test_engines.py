@@ -66,8 +66,8 @@ def test_tiled_generator_agrees_with_untiled():
     """
     torch.manual_seed(0)
     x = torch.rand(1, 3, 192, 2200)  # three tiles across
-    whole = create_engine("rid", tile=4096).protect(x, 8 / 255) - x
-    tiled = create_engine("rid").protect(x, 8 / 255) - x
+    whole = create_engine("rid", tile=4096).protect(x, 8 / 255, seed=0) - x  # one key: only tiling differs
+    tiled = create_engine("rid").protect(x, 8 / 255, seed=0) - x
     assert (whole - tiled).abs().mean() < 0.05 * whole.abs().mean()
 
 
