@@ -164,6 +164,21 @@ def test_skipped_files_are_counted_by_reason(make_window, qtbot, dropper, photo_
     assert not label.isVisible()
 
 
+def test_the_scan_itself_reports_unsupported_files(make_window, qtbot, dropper, photo_folder):
+    """Wired end to end: the core's folder walk counts them, the scanner reports, the window says so."""
+    (photo_folder / "clip.mp4").write_bytes(b"\x00" * 16)
+    (photo_folder / "raw.CR2").write_bytes(b"\x00" * 16)
+    (photo_folder / "anim.gif").write_bytes(b"GIF89a")
+    window = make_window()
+    _load(window, qtbot, dropper, photo_folder, 5)
+    label = window.library.skipped_label
+    qtbot.waitUntil(lambda: label.isVisible(), timeout=10000)
+    text = label.text()
+    assert text.startswith("skipped:") and "video" in text and "RAW" in text and "GIF" in text, text
+    window.remove_sources([str(photo_folder)])
+    assert not label.isVisible()
+
+
 def test_widgets_have_accessible_names_and_thumbnails_say_their_status(make_window, qtbot, dropper, photo_folder):
     window = make_window()
     _load(window, qtbot, dropper, photo_folder, 5)

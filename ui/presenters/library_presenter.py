@@ -39,6 +39,8 @@ class LibraryPresenter(QObject):
         self.scanner = FolderScanner(self)
         self.scanner.found.connect(self._on_found)
         self.scanner.done.connect(self._on_done)
+        self.scanner.skipped.connect(self._on_skipped_counts)
+        self.skipped_counts: dict[str, dict[str, int]] = {}  # source -> {kind: count} from the core's walk
         grid = window.library.grid
         grid.customContextMenuRequested.connect(self.show_context_menu)
 
@@ -83,6 +85,7 @@ class LibraryPresenter(QObject):
             if source in self.sources:
                 self.sources.remove(source)
                 self.skipped.pop(source, None)
+                self.skipped_counts.pop(source, None)
                 w.model.remove_under(Path(source))
         w.library.set_sources(self.sources)
         w.settings.library = list(self.sources)
@@ -108,8 +111,21 @@ class LibraryPresenter(QObject):
         self.skipped[source] = list(skipped)
         self._show_skipped()
 
+    def _on_skipped_counts(self, source: str, counts: dict) -> None:
+        """The scanner's counts by kind (``io.discovery``): "skipped: 3 videos, 2 RAW files (not supported)"."""
+        self.skipped_counts[source] = dict(counts)
+        self._show_skipped()
+
     def _show_skipped(self) -> None:
+        from rid_desktop.io.discovery import count_kinds, describe_skipped
+
         everything = [pair for pairs in self.skipped.values() for pair in pairs]
+        counted = {s: c for s, c in self.skipped_counts.items() if c and s not in self.skipped}
+        if counted and not everything:
+            text = describe_skipped(count_kinds((), *counted.values()))
+            detail = "\n".join(f"{Path(s).name}: {describe_skipped(c)}" for s, c in counted.items())
+            self.window.library.set_skipped_text(text, detail)
+            return
         self.window.library.set_skipped_text(skipped_summary(everything),
                                              "\n".join(f"{Path(p).name}: {r}" for p, r in everything[:40]))
 
