@@ -228,8 +228,9 @@ def is_protected_copy(path: Path, source: torch.Tensor, eps: float) -> bool:
         return False
     diff = (candidate - source).abs_()
     sample = diff.flatten()[:: max(1, diff.numel() // 2_000_000)]
-    # JPEG's own rounding adds a few levels on top of the budget; another picture differs by far more.
-    return bool(diff.mean() <= eps + 2 / 255) and bool(torch.quantile(sample.float(), 0.999) <= eps + 8 / 255)
+    # JPEG's own rounding adds a few levels on top of the budget (a +-8/255 pattern saved at q95
+    # reaches 17/255 on 0.1 % of pixels); another picture, or an edit of over 1 % of it, differs by more.
+    return bool(diff.mean() <= eps + 3 / 255) and bool(torch.quantile(sample.float(), 0.99) <= 2 * eps + 6 / 255)
 
 
 def _written(output: Path) -> dict:
