@@ -78,7 +78,7 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
 def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str | None = None,
                  crop: tuple[int, int] = (360, 480)) -> Path:
     """What a viewer sees at 100 % on a camera-size photo: one crop of the ~12 MP upscaled photo,
-    original | each pixel engine's copy | its change x10 around mid-grey (PNG, lossless)."""
+    original | each pixel engine's copy | its change x10 around mid-grey (PNG, or JPEG q92 4:4:4 by suffix)."""
     import numpy as np
     from PIL import Image
 
@@ -94,7 +94,11 @@ def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str 
         tiles += [y[window], (0.5 + 10 * (y - x)[window]).clamp(0, 1)]
     row = torch.cat(tiles, -1)[0].permute(1, 2, 0).numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray((row * 255).round().astype(np.uint8)).save(out)
+    picture = Image.fromarray((row * 255).round().astype(np.uint8))
+    if out.suffix.lower() in {".jpg", ".jpeg"}:  # docs-sized, 4:4:4 so the pattern is not smeared
+        picture.save(out, quality=92, subsampling=0)
+    else:
+        picture.save(out)
     return out
 
 
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("-o", "--out", type=Path, default=None)
     p.add_argument("--crops", type=Path, default=None,
-                   help="also write a 100 %% crop sheet of the first photo upscaled to 12 MP (PNG)")
+                   help="also write a 100 %% crop sheet of the first photo upscaled to 12 MP (.png or .jpg)")
     args = p.parse_args(argv)
     if args.crops:
         photo = list_images(args.folder)[0]
