@@ -107,3 +107,14 @@ class SignEngine:
             if progress:
                 progress(tile + 1, self.tiles)
         return (image + self.overshoot * eps * torch.sign(torch.sin(image * 40 + seed))).clamp(0, 1)
+
+
+@pytest.fixture
+def surrogates_for_optimising_engines(request):
+    """For tests parametrized by engine ``name``: engines that optimise against the surrogate encoder
+    need its weights (../shared/models), so those cases take the ``shared_models`` fixture."""
+    from rid_desktop.engines import engine_info
+
+    name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
+    if name and "encoders" in engine_info(name).options:
+        request.getfixturevalue("shared_models")

@@ -17,17 +17,7 @@ from PIL import Image
 
 from rid_desktop import cli
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(autouse=True)
-def surrogates_for_optimising_engines(request):
-    """Engines that optimise against the surrogate encoder need its weights (../shared/models)."""
-    from rid_desktop.engines import engine_info
-
-    name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
-    if name and "encoders" in engine_info(name).options:
-        request.getfixturevalue("shared_models")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "surrogates_for_optimising_engines")
 
 
 def offered_engines() -> list[str]:

@@ -18,17 +18,7 @@ from ui.jobs import JobContext
 from ui.preview_compute import PreviewComputer
 from ui.workers import BatchController, default_engine_factory
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(autouse=True)
-def surrogates_for_optimising_engines(request):
-    """Engines that optimise against the surrogate encoder need its weights (../shared/models)."""
-    from rid_desktop.engines import engine_info
-
-    name = request.node.callspec.params.get("name") if hasattr(request.node, "callspec") else None
-    if name and "encoders" in engine_info(name).options:
-        request.getfixturevalue("shared_models")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "surrogates_for_optimising_engines")
 
 
 @pytest.mark.parametrize("name", engine_names())
