@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from rid_desktop.checks.metrics import psnr_per_image
+from rid_desktop.checks.visibility import visibility_ratio
 from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
@@ -104,6 +105,10 @@ def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, f
     out["cross_cos"] = cross_photo_cosine(protected - images).mean().item()
     mse = (protected - images).pow(2).flatten(1).mean(1)
     out["psnr"] = (10 * torch.log10(1 / mse.clamp_min(1e-12))).mean().item()
+    for view in (1, 4):
+        vis = visibility_ratio(protected - images, images, eps, upsample=view,
+                               generator=torch.Generator().manual_seed(4))
+        out[f"vis{view}"] = vis.mean().item()
     net.train()
     return out
 
@@ -138,6 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--work-size", type=int, default=0,
                    help="pixel: long side (px) at which the engine will run the net (0 = native)")
     p.add_argument("--holdout-every", type=int, default=10, help="keyed: every N-th training photo is held out")
+    p.add_argument("--trip-none-share", type=float, default=0.2,
+                   help="keyed: share of steps scored without a resize (as written)")
+    p.add_argument("--lambda-visibility", type=float, default=0.0,
+                   help="keyed: weight of the eye-weighted visibility term (0 = off)")
+    p.add_argument("--select-visibility", type=float, default=0.0,
+                   help="keyed: model selection divides the strength score by visibility**this")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=10**9)
     p.add_argument("--batch", type=int, default=6)
@@ -219,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = center_crops(held_out, 192, limit=16).to(device)
-        weights = TripWeights()
+        weights = TripWeights(visibility=args.lambda_visibility)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)
@@ -250,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             eps = torch.exp(torch.empty(x.shape[0], device=device).uniform_(lo, hi)) / 255
         if keyed:
-            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng), weights, config.key_channels)
+            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng, args.trip_none_share), weights, config.key_channels)
             for name, value in parts.items():
                 running_parts.setdefault(name, []).append(value)
         else:
@@ -280,6 +291,9 @@ def main(argv: list[str] | None = None) -> None:
                 # Geometric mean of the L2 ratios as written, after the trip and after subtraction.
                 score = (max(record["l2_clean"], 0) * max(record["l2_trip"], 0)
                          * max(record["l2_subtracted"], 0)) ** (1 / 3)
+                if args.select_visibility:
+                    seen = math.sqrt(record["vis1"] * record["vis4"])
+                    score /= max(seen, 1e-6) ** args.select_visibility
             else:
                 record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
                 score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))

@@ -12,6 +12,11 @@ Keyed generation adds three terms, so that the app cannot be used against itself
 * **cross-photo** — changes of different photos are uncorrelated at the same positions (no
   universal pattern, the cross-hatch a viewer sees);
 * **subtraction** — the attacker's ``x'' = clip(y - (protect(y) - y))`` must still be protected.
+
+An optional **visibility** term (:mod:`rid_desktop.checks.visibility`) scores the written change as
+the eye weighs it — contrast-sensitivity weighted, texture masked — viewed at a random 1–4x
+magnification (a 1024 px working-scale change in a photo of up to 4096 px at 100 %). With the rms cap
+fixing the energy, it moves that energy to where it is seen least, at a measured cost in strength.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch.nn.functional as F
 from kornia.enhance import jpeg_codec_differentiable
 from torch import nn
 
+from rid_desktop.checks.visibility import visibility_ratio
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -47,9 +53,9 @@ class Trip:
         return x.clamp(0, 1)
 
 
-def sample_trip(rng: random.Random) -> Trip:
-    """A random trip: 20 % none, else a resize of 0.7–2.2x; JPEG q60–95 on 60 % of steps."""
-    factor = 1.0 if rng.random() < 0.2 else rng.uniform(0.7, 2.2)
+def sample_trip(rng: random.Random, none_share: float = 0.2) -> Trip:
+    """A random trip: no resize on ``none_share`` of steps, else 0.7–2.2x; JPEG q60–95 on 60 % of steps."""
+    factor = 1.0 if rng.random() < none_share else rng.uniform(0.7, 2.2)
     quality = rng.uniform(60, 95) if rng.random() < 0.6 else 0.0
     return Trip(factor, quality)
 
@@ -80,6 +86,8 @@ class TripWeights:
     cross: float = 5.0
     subtraction: float = 0.5
     raw: float = 0.5  # keeps pre-tanh values near the bound (the straight-through gradient never stops)
+    visibility: float = 0.0  # weight of log(visible energy vs sign noise); 0 = off
+    view_scale_max: float = 4.0  # viewing magnification sampled log-uniformly in [1, this]
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -126,4 +134,9 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
             + weights.cross * loss_cross + weights.raw * raw_penalty)
     parts = {"adv": loss_adv.item(), "sub": loss_sub.item(), "key_cos": key_cos.mean().item(),
              "cross_cos": cross_cos.mean().item()}
+    if weights.visibility:
+        view = float(torch.empty(()).uniform_(0.0, float(torch.tensor(weights.view_scale_max).log())).exp())
+        vis = visibility_ratio(delta, xx, ee, upsample=view)
+        loss = loss + weights.visibility * torch.log(vis.pow(2) + 1e-8).mean()
+        parts["vis"] = vis.mean().item()
     return loss, parts

@@ -9,6 +9,8 @@ Scored the way issue 15 defines it, on 8-bit files as saved and on whole photos 
 * the **subtraction** attacks an app user can run (``2y - protect(y)``, and the 4-key average),
 * **key cosine** (two keys on one photo) and **cross-photo cosine** (changes of different photos at
   the same positions, centre 256 px) — how image-specific and unpredictable the change is.
+* **visibility** (:mod:`rid_desktop.checks.visibility`): the eye-weighted change against that of
+  the same sign noise, at 100 % and fitted to a 1600 px screen (1.0 = as visible as the noise).
 
 Chains are named presets joined by commas, applied left to right with real codecs (Pillow):
 ``none``, ``jpeg:Q`` (4:2:0, as social networks save), ``down:L`` (long side to L px, Lanczos),
@@ -128,6 +130,8 @@ class TripRow:
     l2_subtracted: float = float("nan")
     l2_avg_subtracted: float = float("nan")
     key_cos: float = float("nan")
+    vis_100: float = float("nan")
+    vis_fit: float = float("nan")
     seconds: float = 0.0
     centre_change: torch.Tensor | None = field(default=None, repr=False)
 
@@ -161,6 +165,22 @@ def _quantized(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp(0, 1) * 255).round() / 255
 
 
+SCREEN_LONG_SIDE = 1600  # "fit to screen": a photo viewed whole on a laptop or desktop display
+
+
+def _visibility(x_img: Image.Image, y_img: Image.Image, n_img: Image.Image) -> tuple[float, float]:
+    """Eye-weighted change of y over that of the noise n: at 100 %, and fitted to the screen."""
+    from rid_desktop.checks.visibility import visible_energy
+
+    def ratio(fit: bool) -> float:
+        images = [_long_side(im, SCREEN_LONG_SIDE, only_shrink=True) if fit else im for im in (x_img, y_img, n_img)]
+        x, y, n = (to_tensor(im) for im in images)
+        return math.sqrt(visible_energy(y - x, x).item() / max(visible_energy(n - x, x).item(), 1e-20))
+
+    with torch.no_grad():
+        return ratio(False), ratio(True)
+
+
 def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, chains: dict, encoder, *,
                   seed: int, attacks: bool, max_encode_side: int = 2048, chroma: bool = False) -> TripRow:
     """All figures for one photo under one engine and budget (see the module docstring).
@@ -187,6 +207,7 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
             continue  # a camera-size photo is never fed to an AI at native size
         row.l2[label], row.mse[label] = _ratio(encoder, chain, x_img, y_img, n_img)
     row.centre_change = _centre(y - x)
+    row.vis_100, row.vis_fit = _visibility(x_img, y_img, n_img)
     if attacks:
         # What an app user can try: protect the protected copy again (fresh keys) and subtract.
         small = max(x.shape[-2:]) <= max_encode_side
@@ -243,7 +264,7 @@ def summarize_trip(rows: list[TripRow], chains=DEFAULT_CHAINS) -> list[dict]:
             entry[f"l2[{c}]"] = statistics.mean(vals) if vals else float("nan")
             mvals = [r.mse[c] for r in group if c in r.mse]
             entry[f"mse[{c}]"] = statistics.mean(mvals) if mvals else float("nan")
-        for name in ("l2_subtracted", "l2_avg_subtracted", "key_cos", "seconds"):
+        for name in ("l2_subtracted", "l2_avg_subtracted", "key_cos", "vis_100", "vis_fit", "seconds"):
             vals = [getattr(r, name) for r in group if not math.isnan(getattr(r, name))]
             entry[name] = statistics.mean(vals) if vals else float("nan")
         changes = [r.centre_change for r in group if r.centre_change is not None]
@@ -256,7 +277,8 @@ def summarize_trip(rows: list[TripRow], chains=DEFAULT_CHAINS) -> list[dict]:
 def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> str:
     """Markdown: L2 ratio per chain (MSE ratio in brackets), attacks, key and cross-photo cosine."""
     head = ["method", "eps", "PSNR dB"] + [f"L2 (MSE) {c}" for c in chains] + [
-        "L2 after subtraction", "L2 after 4-key avg. subtraction", "key cos", "cross-photo cos", "s/photo"]
+        "L2 after subtraction", "L2 after 4-key avg. subtraction", "key cos", "cross-photo cos",
+        "visible vs noise 100 % / fit", "s/photo"]
     lines = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(v, fmt="{:.2f}"):
@@ -266,10 +288,12 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
         cells = [s["method"], f"{s['eps255']:g}/255", f(s["psnr"], "{:.1f}")]
         cells += [f"{f(s[f'l2[{c}]'])} ({f(s[f'mse[{c}]'])})" for c in chains]
         cells += [f(s["l2_subtracted"]), f(s["l2_avg_subtracted"]), f(s["key_cos"]), f(s["cross_cos"]),
-                  f(s["seconds"])]
+                  f"{f(s['vis_100'])} / {f(s['vis_fit'])}", f(s["seconds"])]
         lines.append("| " + " | ".join(cells) + " |")
     n = max((s["n"] for s in summary), default=0)
     lines += ["", f"{n} photos. L2 ratio = ||E(x')-E(x)|| / ||E(n)-E(x)|| on TAEF2 latents vs random sign noise of "
               "the same L-inf (chroma engines: chroma-only noise), all three images through the chain, 8-bit files; MSE ratio (its square) in "
-              "brackets. Subtraction: clip(2y - protect(y)); 4-key: clip(y - mean_k(protect_k(y) - y))."]
+              "brackets. Subtraction: clip(2y - protect(y)); 4-key: clip(y - mean_k(protect_k(y) - y)). "
+              "Visible: eye-weighted change (contrast sensitivity at 40 px/degree, texture masking) over "
+              "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen)."]
     return "\n".join(lines) + "\n"
