@@ -9,7 +9,10 @@ cross-photo cosine) and bicubic-upscaled to ~12 MP (posted to 1080 px + JPEG q80
 * ``rid (previous)``: the generator shipped before issue 15 (a file, ``--previous-pixel``), at native
   scale and unkeyed, as it ran then;
 * ``dwt-chroma``: the chroma generator as it runs now (keyed frames, ~1024 px working scale);
-* ``dwt-chroma (previous behaviour)``: the same weights at native scale without keys.
+* ``dwt-chroma (previous behaviour)``: the same weights at native scale without keys;
+* ``rid (candidate)``: a newly trained pixel generator file (``--candidate``), run like ``rid``, so a
+  retrained network is judged against the shipped one in the same run (``--no-chroma`` drops the
+  chroma rows when only the pixel generators are being compared).
 
 Usage::
 
@@ -34,13 +37,17 @@ NATIVE_CHAINS = ("none", "jpeg:75")
 CAMERA_CHAINS = ("post:1080,jpeg:80,train:512", "down:1024")
 
 
-def engines(previous_pixel: str | None, pixel: str | None = None) -> dict[str, tuple[object, bool]]:
-    """label -> (engine, is_chroma). ``pixel``: a candidate file instead of the shipped generator."""
+def engines(previous_pixel: str | None, pixel: str | None = None, candidate: str | None = None,
+            chroma: bool = True) -> dict[str, tuple[object, bool]]:
+    """label -> (engine, is_chroma). ``pixel``: a file instead of the shipped generator."""
     out = {"rid": (RIDEngine(model_path=pixel), False)}
+    if candidate:
+        out["rid (candidate)"] = (RIDEngine(model_path=candidate), False)
     if previous_pixel:
         out["rid (previous)"] = (RIDEngine(model_path=previous_pixel, work_size=0), False)
-    out["dwt-chroma"] = (DWTChromaEngine(), True)
-    out["dwt-chroma (previous behaviour)"] = (DWTChromaEngine(work_size=0, keyed=False), True)
+    if chroma:
+        out["dwt-chroma"] = (DWTChromaEngine(), True)
+        out["dwt-chroma (previous behaviour)"] = (DWTChromaEngine(work_size=0, keyed=False), True)
     return out
 
 
@@ -51,10 +58,11 @@ SECTIONS = {
 
 
 def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
-        pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None) -> str:
+        pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None,
+        candidate: str | None = None, chroma: bool = True) -> str:
     """The tables of ``sections``; each is appended to ``out`` as soon as it is measured."""
     encoder = load_encoder()
-    built = engines(previous_pixel, pixel)
+    built = engines(previous_pixel, pixel, candidate, chroma)
     paths = list_images(folder)[::every][:limit]
     tables = []
     for name in sections:
@@ -76,7 +84,7 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
 
 
 def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str | None = None,
-                 crop: tuple[int, int] = (360, 480)) -> Path:
+                 crop: tuple[int, int] = (360, 480), candidate: str | None = None) -> Path:
     """What a viewer sees at 100 % on a camera-size photo: one crop of the ~12 MP upscaled photo,
     original | each pixel engine's copy | its change x10 around mid-grey (PNG, or JPEG q92 4:4:4 by suffix)."""
     import numpy as np
@@ -87,7 +95,7 @@ def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str 
     top, left = (h - crop[0]) // 2, (w - crop[1]) // 2
     window = (slice(None), slice(None), slice(top, top + crop[0]), slice(left, left + crop[1]))
     tiles = [x[window]]
-    for label, (engine, chroma) in engines(previous_pixel, pixel).items():
+    for label, (engine, chroma) in engines(previous_pixel, pixel, candidate).items():
         if chroma:
             continue
         y = (engine.protect(x, 8 / 255, seed=7).clamp(0, 1) * 255).round() / 255
@@ -107,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", type=Path)
     p.add_argument("--previous-pixel", default=None, help="the previously shipped pixel generator file")
     p.add_argument("--pixel", default=None, help="evaluate this pixel generator file instead of the shipped one")
+    p.add_argument("--candidate", default=None, help="also evaluate this newly trained pixel generator file")
+    p.add_argument("--no-chroma", action="store_true", help="leave out the chroma engine rows")
+    p.add_argument("--photo", type=int, default=0, help="--crops: index of the photo (sorted) to crop")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--every", type=int, default=1, help="use every N-th photo (sorted), e.g. 3 for a third")
     p.add_argument("--sections", default="native,camera", help="comma list of: native, camera")
@@ -117,15 +128,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="also write a 100 %% crop sheet of the first photo upscaled to 12 MP (.png or .jpg)")
     args = p.parse_args(argv)
     if args.crops:
-        photo = list_images(args.folder)[0]
-        print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel)}")
+        photo = list_images(args.folder)[args.photo]
+        print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel, candidate=args.candidate)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     print(run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel, sections=sections,
-              every=args.every, out=args.out))
+              every=args.every, out=args.out, candidate=args.candidate, chroma=not args.no_chroma))
     return 0
 
 

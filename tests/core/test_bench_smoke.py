@@ -116,3 +116,21 @@ def test_preview_cost_times_the_slider_preview_and_the_report_judges_it(shared_m
     assert verdict == {0.3: "**pass**", 1.7: "**FAIL**"}
     assert "strength-slider preview" in "\n".join(report.checks_section({"checks": {"size": 96, "checks": {},
                                                                                      "preview": preview}}))
+
+
+def test_trip_bench_judges_a_candidate_beside_the_shipped_generator(tmp_path, make_rgb, shared_models):
+    """A retrained generator is compared with the shipped one in the same run, visibility included."""
+    from PIL import Image
+
+    from bench import trip
+    from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, locate
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(make_rgb(96, 128, seed=5)).save(photos / "a.png")
+    out = tmp_path / "trip.md"
+    assert trip.main([str(photos), "--candidate", str(locate(DEFAULT_PIXEL_MODEL)), "--no-chroma",
+                      "--sections", "native", "--threads", "1", "-o", str(out)]) == 0
+    rows = {line.split("|")[1].strip(): line for line in out.read_text().splitlines() if line.startswith("| rid")}
+    assert set(rows) == {"rid", "rid (candidate)"}
+    assert "visible vs noise" in out.read_text() and "dwt-chroma" not in out.read_text()
