@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import socket
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,7 +38,8 @@ TINY_SCHEDULER = dict(_class_name="DDPMScheduler", num_train_timesteps=1000, bet
 
 
 class _RangeHandler(SimpleHTTPRequestHandler):
-    """Serves one folder; honours ``Range: bytes=N-``; ``/cut/...`` sends half the body and hangs up."""
+    """Serves one folder; honours ``Range: bytes=N-``; ``/cut/...`` sends half the body and hangs up;
+    ``/slow/...`` sends it in 2 kB pieces 20 ms apart (time to press Cancel mid-download)."""
 
     timeout = 10  # bounded: a stuck client cannot hold a thread forever
     requests: list = []
@@ -47,7 +49,8 @@ class _RangeHandler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         cut = self.path.startswith("/cut/")
-        rel = self.path[len("/cut"):] if cut else self.path
+        slow = self.path.startswith("/slow/")
+        rel = self.path[len("/cut"):] if cut else self.path[len("/slow"):] if slow else self.path
         target = Path(self.directory) / rel.lstrip("/")
         type(self).requests.append((self.path, self.headers.get("Range")))
         if not target.is_file():
@@ -65,6 +68,15 @@ class _RangeHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data) - start))
         self.end_headers()
         body = data[start:]
+        if slow:
+            try:
+                for at in range(0, len(body), 2048):
+                    self.wfile.write(body[at:at + 2048])
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except (BrokenPipeError, ConnectionResetError):  # the client cancelled
+                self.close_connection = True
+            return
         self.wfile.write(body[: len(body) // 2] if cut else body)
         if cut:
             self.close_connection = True
