@@ -118,6 +118,9 @@ class PreviewPane(QWidget):
         self.measure_combo.setToolTip("Which image AI's autoencoder measures the protection and shows the AI view: "
                                       "TAEF2 is small and fast; the full-size SD and FLUX VAEs are what those "
                                       "tools really use (a download of a few hundred MB, only when you choose it)")
+        self.measure_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.measure_combo.setMinimumContentsLength(9)
+        self.measure_combo.setMaximumWidth(260)
         self.measure_label.setBuddy(self.measure_combo)
         self.measure_combo.activated.connect(self._measure_activated)
         ai_page = QWidget()
@@ -128,9 +131,12 @@ class PreviewPane(QWidget):
         ai_row.addWidget(self.ai_button)
         ai_row.addWidget(self.meter, 1)
         ai_row.addStretch(0)
-        ai_row.addWidget(self.measure_label)
-        ai_row.addWidget(self.measure_combo)
         ai_layout.addLayout(ai_row)
+        measure_row = QHBoxLayout()  # its own row: the pane stays as narrow as before on small screens
+        measure_row.addWidget(self.measure_label)
+        measure_row.addWidget(self.measure_combo, 1)
+        measure_row.addStretch(0)
+        ai_layout.addLayout(measure_row)
         ai_layout.addWidget(self.ai_verdict)
         ai_layout.addWidget(self.ai, 1)
 
