@@ -310,3 +310,12 @@ def test_engines_that_cannot_attack_a_model_refuse_attack_with_in_one_line(engin
     assert f"engine {engine!r} does not take models to attack (--attack-with)" in err
     assert "iterative, iterative-chroma" in err
     assert not (tmp_path / "in-protected").exists()
+
+
+def test_attack_targets_change_the_fingerprint_only_when_set():
+    from rid_desktop.settings import ProtectionSettings
+
+    plain = ProtectionSettings(engine="iterative", eps=6 / 255)
+    assert plain.fingerprint() == "593c8fee6b255383"  # as before targets existed: old manifests still resume
+    assert ProtectionSettings(engine="iterative", eps=6 / 255, targets=("sd-vae-ft-mse",)).fingerprint() \
+        != plain.fingerprint()
