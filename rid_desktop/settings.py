@@ -37,6 +37,7 @@ class ProtectionSettings:
     device: str = "auto"
     seed: int | None = None  # None: a fresh random key per photo, never stored (see engines.base.resolve_seed)
     model_path: str | None = None  # explicit generator checkpoint (e.g. an official RID file)
+    targets: tuple[str, ...] | None = None  # encoders the iterative engines attack ("sd-vae-ft-mse", ...)
     output: OutputSettings = field(default_factory=OutputSettings)
 
     def fingerprint(self) -> str:
@@ -45,6 +46,8 @@ class ProtectionSettings:
         data = asdict(self)
         data.pop("device")
         data.pop("seed")  # a key, not a setting: another key is equally strong, so no re-protection
+        if data["targets"] is None:  # unset: the fingerprint stays what it was before the field existed
+            data.pop("targets")
         data["output"].pop("output_dir")
         data["eps"] = round(self.eps * 255, 4)
         blob = json.dumps(data, sort_keys=True, default=str)

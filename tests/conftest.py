@@ -21,6 +21,8 @@ SHARED_EVAL = SHARED / "data" / "eval"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+pytest_plugins = ["tests.model_fixtures"]  # server, tiny_vae, tiny_unet: offline model downloads
+
 
 @pytest.fixture(autouse=True)
 def isolated_app_dirs(tmp_path_factory, monkeypatch):

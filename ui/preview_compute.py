@@ -18,7 +18,7 @@ from rid_desktop.engines import Engine, make_engine
 from rid_desktop.settings import ProtectionSettings
 from ui.jobs import JobContext
 from ui.workers import EngineFactory, PreviewResult
-from ui.wording import check_name, protection_verdict, verdict_rule
+from ui.wording import check_name, measure_name, protection_verdict, verdict_rule
 
 
 @dataclass
@@ -43,6 +43,8 @@ class AiView:
     verdict: str  # Strong / Some / Weak
     explanation: str
     ratio: float
+    score: float = 0.0  # latent distortion in the measuring model's own units
+    measured_with: str = "taef2"  # the model's registry name ("taef2": the surrogate)
 
 
 class PreviewComputer:
@@ -119,44 +121,87 @@ class PreviewComputer:
         )
 
 
-def ai_view(ctx: JobContext, result: PreviewResult) -> AiView:
-    """Surrogate autoencoder round trip of the preview pair, and a plain verdict against random noise."""
+@dataclass
+class ChecksView:
+    """The robustness checks in words: bar rows, the note under them, and a model the user could install
+    to run the checks that could not run (DiffPure without its model), or None."""
+
+    rows: list
+    note: str
+    missing_model: str | None = None
+
+
+def measure_label(name: str | None) -> str:
+    """"TAEF2 (fast)", "SD VAE", ... for the model the protection is measured with."""
+    from rid_desktop.checks.ai_view import SURROGATE
+
+    return measure_name(name or SURROGATE)
+
+
+def ai_view(ctx: JobContext, result: PreviewResult, measure_with: str | None = None) -> AiView:
+    """Autoencoder round trip of the preview pair, and a plain verdict against random noise.
+
+    ``measure_with``: "taef2" (default, the fast surrogate) or an installed full-size VAE
+    (e.g. "sd-vae-ft-mse"), loaded here, on the analysis lane.
+    """
     from rid_desktop.checks import ai_view_pair
-    from rid_desktop.checks.ai_view import protection_score
+    from rid_desktop.checks.ai_view import load_scorer, protection_score
     from rid_desktop.checks.report import random_sign_noise
 
     from ui.imaging import tensor_to_qimage
 
-    view_o, view_p, score = ai_view_pair(result.original, result.protected)  # default TAEF2 surrogate
+    encoder, decoder = load_scorer(measure_with, result.original.device)
     ctx.check()
-    noise = protection_score(random_sign_noise(result.original, result.eps), result.original)
+    view_o, view_p, score = ai_view_pair(result.original, result.protected, encoder, decoder)
+    ctx.check()
+    noise = protection_score(random_sign_noise(result.original, result.eps), result.original, encoder)
     ratio = float(score[0]) / max(float(noise[0]), 1e-12)
     verdict, why = protection_verdict(ratio)
     explanation = (f"{verdict} protection: {why}. Left: what the AI rebuilds from the original; right: "
-                   f"from the protected copy (the more they differ, the better). Measured on the preview.")
-    return AiView(tensor_to_qimage(view_o), tensor_to_qimage(view_p), verdict, explanation, ratio)
+                   f"from the protected copy (the more they differ, the better). Measured on the preview "
+                   f"with {measure_label(measure_with)}.")
+    return AiView(tensor_to_qimage(view_o), tensor_to_qimage(view_p), verdict, explanation, ratio,
+                  float(score[0]), measure_with or "taef2")
 
 
-def checks(ctx: JobContext, result: PreviewResult, specs: str | None = None):
+def checks(ctx: JobContext, result: PreviewResult, specs: str | None = None,
+           measure_with: str | None = None) -> ChecksView:
     """Robustness report of the preview pair as bar rows in plain words, with the verdict rule."""
-    from rid_desktop.checks import DEFAULT_SPECS, build_check_report, parse_purifiers
+    from rid_desktop.checks import DEFAULT_SPECS, NOT_CONFIGURED, build_check_report, parse_purifiers
+    from rid_desktop.checks.ai_view import SURROGATE, load_scorer
 
     from ui.views.robustness_bars import BarRow
 
     purifiers = parse_purifiers(specs or DEFAULT_SPECS)
+    scorer = {}
+    if measure_with not in (None, "", SURROGATE):
+        scorer["encoder"] = load_scorer(measure_with, result.original.device)[0]
+    ctx.check()
     report = build_check_report(result.original, result.protected, result.eps, purifiers, with_images=False,
-                                progress=ctx.progress)
-    rows, skipped = [], []
+                                progress=ctx.progress, **scorer)
+    rows, skipped, missing = [], [], None
     for item in report.results:
         name = check_name(item.spec, item.label)
         if item.status != "ok" or item.score is None:
             skipped.append(f"{name}: {item.message or item.status}")
+            if item.status == NOT_CONFIGURED:
+                missing = missing or diffpure_model_to_offer()
             continue
         note = f"{item.ratio:.1f}× random noise after the clean-up" if item.ratio is not None else ""
         rows.append(BarRow(name, report.score_before, item.score, item.verdict or "", note))
     t = report.thresholds
     note = (f"Before any clean-up the AI is disturbed {report.ratio_before:.1f}× more than by random noise. "
             + verdict_rule(t.survives_min_ratio, t.survives_min_kept))
+    if scorer:
+        note += f" Measured with {measure_label(measure_with)}."
     if skipped:
         note += " Not run: " + "; ".join(skipped) + "."
-    return rows, note
+    return ChecksView(rows, note, missing)
+
+
+def diffpure_model_to_offer() -> str | None:
+    """The registry DiffPure model an "Install…" button offers (the first installable one), or None."""
+    from rid_desktop.models.registry import models_for_role
+
+    specs = models_for_role("diffpure", installable_only=True)
+    return specs[0].name if specs else None

@@ -50,6 +50,7 @@ class GuiSettings:
     surrogates_ready: bool = False  # first-run find-or-install of the surrogate models has succeeded
     name_suffix: str = ""  # added to each protected copy's name, e.g. "_protected" ("" keeps the name)
     interrupted_batch: list[str] = field(default_factory=list)  # inputs of a batch stopped before its end
+    measure_with: str = "taef2"  # the model the protection score and AI view are measured with
     schema_version: int = SCHEMA_VERSION
 
     @property

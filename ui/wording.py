@@ -30,6 +30,20 @@ CHECK_NAMES = {
     "diffpure": "AI clean-up (diffusion)",
 }
 
+MEASURE_NAMES = {
+    "taef2": "TAEF2 (fast)",
+    "sd-vae-ft-mse": "SD VAE",
+    "flux1-vae": "FLUX VAE",
+    "sdxl-vae-fp16-fix": "SDXL VAE",
+}
+"""The models the protection score and the AI view can be measured with, as the "Measure with" list says them."""
+
+
+def measure_name(name: str) -> str:
+    """``"sd-vae-ft-mse"`` -> ``"SD VAE"``; an unknown model keeps its registry name."""
+    return MEASURE_NAMES.get(name, name)
+
+
 ENGINE_COSTS = {
     "rid": "Fast. Changes brightness and colour a little; the default.",
     "dwt-chroma": "Changes colour only, so it is the least visible — but a black-and-white copy removes it.",

@@ -7,6 +7,8 @@ distortion ``mean((E(protected) - E(original))^2)`` — the same quantity the en
 
 ``encoder`` / ``decoder`` default to the TAEF2 surrogate
 (:func:`rid_desktop.models.surrogates.load_encoder` / ``load_decoder``, cached) on the image's device.
+:func:`load_scorer` gives the pair for a name ("taef2", or an installed full-size VAE such as
+"sd-vae-ft-mse"), so a caller can measure with the encoder an attacker would actually use.
 """
 
 from __future__ import annotations
@@ -16,6 +18,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from rid_desktop.engines.objectives import latent_distance, latent_distortion
+
+
+SURROGATE = "taef2"
+"""The default measuring model: the small TAEF2 surrogate (fast, always available once set up)."""
+
+
+def load_scorer(name: str | None, device: torch.device | str = "cpu") -> tuple[nn.Module, nn.Module]:
+    """(encoder, decoder) to measure protection with: ``None``/"taef2" -> the TAEF2 surrogate, else an
+    installed full-size VAE by registry name (e.g. "sd-vae-ft-mse") or a diffusers VAE folder.
+
+    Raises:
+        rid_desktop.errors.ModelError: not installed (the message says how to install it) or unusable.
+    """
+    if name in (None, "", SURROGATE, "taef2-encoder"):
+        from rid_desktop.models.surrogates import load_decoder, load_encoder
+
+        return load_encoder(device=device), load_decoder(device=device)
+    from rid_desktop.models.diffusers_models import load_vae_pair
+
+    return load_vae_pair(name, device)
 
 
 def _encoder(encoder: nn.Module | None, image: torch.Tensor) -> nn.Module:

@@ -27,6 +27,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser, *, seed_help: str, see
                         help="generator checkpoint (e.g. an official RID file; FILE:ema or FILE:model picks that "
                              "part of a training checkpoint, ema by default); fits --engine "
                         + ", ".join(engines_taking("model_path")))
+    parser.add_argument("--attack-with", default=None, metavar="NAME[,NAME...]",
+                        help="encoders the iterative engines optimise against: taef2 (default), an installed "
+                             "full-size VAE (sd-vae-ft-mse, flux1-vae) or a diffusers VAE folder; several = an "
+                             "ensemble; fits --engine " + ", ".join(engines_taking("targets")))
 
 
 def settings_from_engine_arguments(args: argparse.Namespace,
@@ -37,7 +41,12 @@ def settings_from_engine_arguments(args: argparse.Namespace,
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model = str(Path(args.model).expanduser().resolve()) if args.model else None
+    targets = None
+    if getattr(args, "attack_with", None) is not None:
+        targets = tuple(name.strip() for name in args.attack_with.split(",") if name.strip())
+        if not targets:
+            raise UserError("--attack-with needs at least one model name, e.g. --attack-with sd-vae-ft-mse")
     settings = ProtectionSettings(engine=args.engine, eps=eps, device=args.device, seed=args.seed,
-                                  model_path=model, output=output or OutputSettings())
+                                  model_path=model, targets=targets, output=output or OutputSettings())
     engine_options(settings)  # an option the engine cannot take is refused before any work starts
     return settings

@@ -19,7 +19,7 @@ from rid_desktop.settings import ProtectionSettings
 
 log = logging.getLogger(__name__)
 
-SETTING_OPTIONS = {"model_path": "a model file (--model)"}
+SETTING_OPTIONS = {"model_path": "a model file (--model)", "targets": "models to attack (--attack-with)"}
 """Settings that become engine options when set, and how a person knows them (for error messages)."""
 
 SHARED_OPTIONS = ("seed",)
@@ -39,7 +39,7 @@ def engine_options(settings: ProtectionSettings) -> dict:
         if field not in info.options:
             fits = ", ".join(engines_taking(field)) or "none"
             raise UserError(f"engine {settings.engine!r} does not take {words}; engines that do: {fits}")
-        options[field] = value
+        options[field] = list(value) if isinstance(value, tuple) else value
     for field in SHARED_OPTIONS:
         if field in info.options:
             options[field] = getattr(settings, field)

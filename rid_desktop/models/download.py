@@ -161,17 +161,31 @@ def _install_folder(spec: ModelSpec, url: str, progress: DownloadProgress | None
     finally:  # keep the staging folder only while it holds a partial download to resume
         with contextlib.suppress(OSError):
             staging.rmdir()
+    try:
+        return build_folder(spec, fetched)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def build_folder(spec: ModelSpec, weights: Path) -> Path:
+    """Turn verified downloaded ``weights`` of a diffusers model into its installed folder (in one step).
+
+    Also used by "Choose file…" (:mod:`rid_desktop.models.local_install`) once the file's hash matched.
+    """
+    dest = install_dir() / spec.filename
+    converting = not _remote_name(spec).endswith(".safetensors")  # the hash matched: it is that file
     building = install_dir() / f".{spec.filename}.building"
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     try:
-        _assemble(spec, fetched, building, converting)
-        if dest.exists():
+        _assemble(spec, Path(weights), building, converting)
+        if dest.is_dir():
             shutil.rmtree(dest)
+        elif dest.exists():
+            dest.unlink()
         os.replace(building, dest)
     finally:
         shutil.rmtree(building, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
     return dest
 
 

@@ -34,8 +34,14 @@ def install_from_file(name: str, source: Path) -> Path:
     except OSError as exc:
         raise ModelError(f"cannot read {source}: {exc.strerror or exc}") from None
     if actual != spec.sha256:
+        wanted = spec.url.rsplit("/", 1)[-1] if spec.is_folder and spec.url else spec.filename
         raise ModelError(f"{source.name} is not {spec.name} (its SHA-256 does not match the published one); "
-                         f"the file to choose is {spec.filename}")
+                         f"the file to choose is {wanted}")
+    if spec.is_folder:  # a diffusers model: its folder is built from the verified weights file
+        from rid_desktop.models.download import build_folder
+
+        install_dir().mkdir(parents=True, exist_ok=True)
+        return build_folder(spec, source)
     dest = install_dir() / spec.filename
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)  # copied beside, then renamed: a half-copied model is never used

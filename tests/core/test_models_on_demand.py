@@ -6,19 +6,14 @@ they go through the same install, scoring, DiffPure and attack code a real model
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import socket
 import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 import rid_desktop.models as models_api
 from rid_desktop import cli, paths
@@ -27,138 +22,9 @@ from rid_desktop.commands import models as models_cmd
 from rid_desktop.errors import Cancelled, ModelError
 from rid_desktop.models import fetch, registry
 from rid_desktop.models.registry import ModelSpec
+from tests.model_fixtures import TINY_VAE_CONFIG, _safetensors_bytes, _tiny_unet_state, _tiny_vae_state, serve_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-TINY_VAE_CONFIG = dict(
-    _class_name="AutoencoderKL", in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
-    block_out_channels=[8, 16], norm_num_groups=4, sample_size=32,
-    down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2, scaling_factor=0.5,
-)
-TINY_UNET_CONFIG = dict(
-    _class_name="UNet2DModel", sample_size=32, in_channels=3, out_channels=3, block_out_channels=[16, 16],
-    layers_per_block=1, down_block_types=["DownBlock2D", "DownBlock2D"], up_block_types=["UpBlock2D", "UpBlock2D"],
-    norm_num_groups=8,
-)
-TINY_SCHEDULER = dict(_class_name="DDPMScheduler", num_train_timesteps=1000, beta_schedule="linear")
-
-
-class _RangeHandler(SimpleHTTPRequestHandler):
-    """Serves one folder; honours ``Range: bytes=N-``; ``/cut/...`` sends half the body and hangs up."""
-
-    timeout = 10  # bounded: a stuck client cannot hold a thread forever
-    requests: list = []
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        cut = self.path.startswith("/cut/")
-        rel = self.path[len("/cut"):] if cut else self.path
-        target = Path(self.directory) / rel.lstrip("/")
-        type(self).requests.append((self.path, self.headers.get("Range")))
-        if not target.is_file():
-            self.send_error(404)
-            return
-        data = target.read_bytes()
-        start = 0
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes=") and rng.endswith("-"):
-            start = int(rng[len("bytes="):-1])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
-        self.end_headers()
-        body = data[start:]
-        self.wfile.write(body[: len(body) // 2] if cut else body)
-        if cut:
-            self.close_connection = True
-
-
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """(served folder, base URL, request log) of a loopback-only HTTP server; nothing else reachable."""
-    real_connect = socket.socket.connect
-
-    def loopback_only(sock, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach {host}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", loopback_only)
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    root = tmp_path / "served"
-    root.mkdir()
-    log: list = []
-    handler = type("Handler", (_RangeHandler,), {"requests": log})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
-
-
-def _tiny_vae_state() -> dict[str, torch.Tensor]:
-    from rid_desktop.models.diffusers_models import build_from_config
-
-    torch.manual_seed(0)
-    return build_from_config(TINY_VAE_CONFIG).state_dict()
-
-
-def _tiny_unet_state() -> dict[str, torch.Tensor]:
-    from rid_desktop.models.diffusers_models import build_from_config
-
-    torch.manual_seed(1)
-    return build_from_config(TINY_UNET_CONFIG).state_dict()
-
-
-def serve_model(monkeypatch, server, name: str, *, kind: str, role: str, config: dict, payload: bytes,
-                remote: str, sha256: str | None = None, **extra) -> ModelSpec:
-    """Put ``payload`` on the server and register a model spec pointing at it (like a real entry)."""
-    root, base, _ = server
-    (root / name).mkdir(exist_ok=True)
-    (root / name / remote).write_bytes(payload)
-    spec = ModelSpec(
-        name=name, filename=name, kind=kind, role=role, config=config,
-        url=f"{base}/{name}/{remote}", revision="0" * 40, sha256=sha256 or hashlib.sha256(payload).hexdigest(),
-        size_bytes=len(payload), license="TEST-LICENCE-1.0", purpose=f"tiny {kind} for tests",
-        homepage=f"{base}/{name}", source_note="made in the test", **extra,
-    )
-    monkeypatch.setitem(registry.MODELS, name, spec)
-    return spec
-
-
-def _safetensors_bytes(state, tmp_path: Path) -> bytes:
-    path = tmp_path / "w.safetensors"
-    save_file(state, str(path))
-    return path.read_bytes()
-
-
-def _bin_bytes(state, tmp_path: Path) -> bytes:
-    path = tmp_path / "w.bin"
-    torch.save(state, path)
-    return path.read_bytes()
-
-
-@pytest.fixture
-def tiny_vae(server, monkeypatch, tmp_path):
-    return serve_model(monkeypatch, server, "tiny-vae", kind="diffusers-vae", role="scoring-vae",
-                       config=TINY_VAE_CONFIG, payload=_safetensors_bytes(_tiny_vae_state(), tmp_path),
-                       remote="diffusion_pytorch_model.safetensors")
-
-
-@pytest.fixture
-def tiny_unet(server, monkeypatch, tmp_path):
-    return serve_model(monkeypatch, server, "tiny-ddpm", kind="diffusers-unet", role="diffpure",
-                       config=TINY_UNET_CONFIG, scheduler=TINY_SCHEDULER,
-                       payload=_bin_bytes(_tiny_unet_state(), tmp_path), remote="diffusion_pytorch_model.bin")
 
 
 def run_models(*argv: str) -> int:
@@ -412,3 +278,44 @@ def _replace(spec: ModelSpec, **changes) -> ModelSpec:
     import dataclasses
 
     return dataclasses.replace(spec, **changes)
+
+
+def test_protect_attacks_the_models_named_by_attack_with(tiny_vae, tmp_path, monkeypatch, capsys):
+    from rid_desktop.models import surrogates
+
+    photo = _photo(tmp_path / "in")
+    assert cli.main(["protect", str(photo), "--engine", "iterative", "--attack-with", "tiny-vae", "--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip()  # not installed yet: one line that says how to get it
+    assert err.count("\n") == 0 and "not installed" in err and "models install tiny-vae" in err
+
+    models_api.install(tiny_vae.name)
+    asked = []
+    real = surrogates.load_target_encoders
+    monkeypatch.setattr(surrogates, "load_target_encoders",
+                        lambda targets, device="cpu": asked.append(list(targets)) or real(targets, device))
+    assert cli.main(["protect", str(photo), "--engine", "iterative", "--attack-with", "tiny-vae", "--seed", "1",
+                     "-o", str(tmp_path / "out")]) == 0
+    assert asked == [["tiny-vae"]]  # the engine optimised against the full-size VAE, not TAEF2
+    protected = np.asarray(Image.open(tmp_path / "out" / "p.png"), dtype=np.int16)
+    original = np.asarray(Image.open(photo), dtype=np.int16)
+    assert 0 < np.abs(protected - original).max() <= 8
+
+
+@pytest.mark.parametrize("engine", ["rid", "dwt-chroma", "both"])
+def test_engines_that_cannot_attack_a_model_refuse_attack_with_in_one_line(engine, tmp_path, capsys):
+    photo = _photo(tmp_path / "in")
+    assert cli.main(["protect", str(photo), "--engine", engine, "--attack-with", "sd-vae-ft-mse"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"engine {engine!r} does not take models to attack (--attack-with)" in err
+    assert "iterative, iterative-chroma" in err
+    assert not (tmp_path / "in-protected").exists()
+
+
+def test_attack_targets_change_the_fingerprint_only_when_set():
+    from rid_desktop.settings import ProtectionSettings
+
+    plain = ProtectionSettings(engine="iterative", eps=6 / 255)
+    assert plain.fingerprint() == "593c8fee6b255383"  # as before targets existed: old manifests still resume
+    assert ProtectionSettings(engine="iterative", eps=6 / 255, targets=("sd-vae-ft-mse",)).fingerprint() \
+        != plain.fingerprint()

@@ -7,6 +7,7 @@ usual cause) and always leave a way forward: try again later, or choose a copy o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject
 
@@ -34,28 +35,58 @@ class ModelSetup(QObject):
         self.window = window
         self.jobs = jobs
         self.surrogate_lines: list[str] = []
+        self.progress_dialog = None  # the download progress dialog on screen (tests press its Cancel)
 
-    def install_model(self, name: str) -> None:
-        """Download a registry model in the background with a progress dialog and Cancel."""
+    def offer_install(self, name: str, then: Callable[[], None] | None = None, why: str = "") -> None:
+        """Ask first (size, licence, source from the registry); download only after "Download" is clicked.
+
+        ``then`` runs on the UI thread once the model is installed (e.g. re-run the checks).
+        """
+        from rid_desktop.models import describe
+
+        try:
+            description = describe(name)
+        except Exception as exc:  # an unknown name: say so rather than download anything
+            self.window.last_dialog = dialogs.error(self.window, "Cannot install", friendly_message(exc))
+            return
+        box = dialogs.confirm_download(self.window, name, description, why)
+        box.confirmed.connect(lambda model: self.install_model(model, then))
+        self.window.last_dialog = box
+
+    def install_model(self, name: str, then: Callable[[], None] | None = None) -> None:
+        """Download a registry model in the background (downloads lane) with a progress dialog and Cancel."""
         from rid_desktop.models.download import install_model
 
         progress = dialogs.download_progress(self.window, name)
-        progress.canceled.connect(lambda: self.jobs.cancel("install"))
+        self.progress_dialog = progress
+        progress.canceled.connect(lambda: self._cancel_install(progress, name))
 
         def work(ctx):
-            return install_model(name, progress=lambda done, total: ctx.check())
+            # Byte counts in kB keep the dialog's int range; an unknown total shows a busy bar.
+            return install_model(name, progress=lambda done, total: ctx.progress(done // 1024, (total or 0) // 1024))
+
+        def show(done: int, total: int) -> None:
+            if total > 0:
+                progress.setMaximum(total)
+                progress.setValue(min(done, total))
+                progress.setLabelText(f"Downloading {name}… {done / 1000:.1f} of {total / 1000:.1f} MB")
 
         def failed(exc: BaseException) -> None:
             progress.close()
             box = dialogs.InstallFailedDialog(self.window, name, download_problem(exc, name))
-            box.file_chosen.connect(self.install_file)
+            box.file_chosen.connect(lambda model, path: self.install_file(model, path, then))
             box.open()
             self.window.last_dialog = box
 
-        self.jobs.submit("install", work, lambda path: self._installed(progress, name, path), lane="setup",
-                         on_error=failed)
+        self.jobs.submit("install", work, lambda path: self._installed(progress, name, path, then), lane="setup",
+                         on_error=failed, on_progress=show)
 
-    def install_file(self, name: str, path: str) -> None:
+    def _cancel_install(self, progress, name: str) -> None:
+        if self.jobs.cancel("install"):  # the download stops at its next chunk and removes its partial file
+            self.window.statusBar().showMessage(f"Download of {name} cancelled; nothing was installed", 10000)
+        progress.close()
+
+    def install_file(self, name: str, path: str, then: Callable[[], None] | None = None) -> None:
         """Install ``path`` as model ``name`` after checking its published SHA-256."""
         from rid_desktop.models.local_install import install_from_file
 
@@ -63,13 +94,16 @@ class ModelSetup(QObject):
             self.window.last_dialog = dialogs.error(self.window, "Install failed", friendly_message(exc))
 
         self.jobs.submit("install", lambda ctx: install_from_file(name, Path(path)),
-                         lambda dest: self._installed(None, name, dest), lane="setup", on_error=failed)
+                         lambda dest: self._installed(None, name, dest, then), lane="setup", on_error=failed)
 
-    def _installed(self, progress, name: str, path) -> None:
+    def _installed(self, progress, name: str, path, then: Callable[[], None] | None = None) -> None:
         if progress is not None:
             progress.close()
         self.window.statusBar().showMessage(f"Installed {name} at {path}", 10000)
-        self.window.schedule_preview()
+        if then is not None:
+            then()
+        else:
+            self.window.schedule_preview()
 
     def ensure_surrogates(self, install: bool = True) -> None:
         """Find the surrogate models, or install them into the per-user data folder, in the background.
@@ -101,6 +135,27 @@ class ModelSetup(QObject):
             message = (f"Installed {count} AI-view model{'s' if count != 1 else ''} in your data folder"
                        if count else "AI-view models found")
         self.window.statusBar().showMessage(message, 15000)
+
+
+def measure_choices() -> list[tuple[str, str, bool]]:
+    """(registry name, label, installed) for "Measure with": TAEF2, then the full-size scoring VAEs that are
+    installed or can be installed (one without a verified hash is left out: it cannot be offered)."""
+    from rid_desktop.checks.ai_view import SURROGATE
+    from rid_desktop.errors import ModelError
+    from rid_desktop.models.registry import locate, models_for_role
+
+    from ui.wording import measure_name
+
+    choices = [(SURROGATE, measure_name(SURROGATE), True)]
+    for spec in models_for_role("scoring-vae"):
+        try:
+            locate(spec.name)
+            installed = True
+        except ModelError:
+            installed = False
+        if installed or (spec.url and spec.sha256):
+            choices.append((spec.name, measure_name(spec.name), installed))
+    return choices
 
 
 def model_lines() -> list[str]:

@@ -42,6 +42,9 @@ class PreviewPresenter(QObject):
         p.preview_cancel_requested.connect(self.cancel_preview)
         p.detail_requested.connect(self.request_full_output)
         p.export_requested.connect(window.export_comparison)
+        p.measure_chosen.connect(self.choose_measure)
+        p.model_install_requested.connect(self.install_check_model)
+        self.refresh_measure_choices()
 
     def schedule(self) -> None:
         """Preview after a short pause (a dragged slider); a newly clicked photo's name shows at once."""
@@ -124,8 +127,9 @@ class PreviewPresenter(QObject):
             return
         self.pane.ai_button.setEnabled(False)
         self.pane.ai.set_message("Asking the image AI what it sees…")
-        self.jobs.submit("ai", functools.partial(preview_compute.ai_view, result=result), self._ai_done,
-                         lane="analysis", on_error=self._ai_failed)
+        self.jobs.submit("ai", functools.partial(preview_compute.ai_view, result=result,
+                                                 measure_with=self.window.settings.measure_with),
+                         self._ai_done, lane="analysis", on_error=self._ai_failed)
 
     def _ai_done(self, view) -> None:
         self.pane.ai_button.setEnabled(self.result is not None)
@@ -142,7 +146,8 @@ class PreviewPresenter(QObject):
         if result is None:
             return
         self.pane.checks_started()
-        self.jobs.submit("checks", functools.partial(preview_compute.checks, result=result, specs=self.check_specs),
+        self.jobs.submit("checks", functools.partial(preview_compute.checks, result=result, specs=self.check_specs,
+                                                     measure_with=self.window.settings.measure_with),
                          self._checks_done, lane="analysis", on_error=self._checks_failed,
                          on_progress=self.pane.show_checks_progress)
 
@@ -150,9 +155,47 @@ class PreviewPresenter(QObject):
         if self.jobs.cancel("checks"):
             self.pane.checks_stopped("Checks cancelled. Run them again when you like.")
 
-    def _checks_done(self, rows_note) -> None:
-        rows, note = rows_note
-        self.pane.show_checks(rows, note)
+    def _checks_done(self, view) -> None:
+        self.pane.show_checks(view.rows, view.note)
+        self.pane.offer_model_install(view.missing_model)
+
+    def install_check_model(self, name: str) -> None:
+        """"Install…" beside a check that could not run: ask, download, then run the checks again."""
+        self.window.model_setup.offer_install(
+            name, then=self.request_checks, why="The “AI clean-up (diffusion)” check (DiffPure) needs it.")
+
+    # --- "Measure with" -------------------------------------------------------------------------
+    def refresh_measure_choices(self) -> None:
+        """TAEF2 plus the full-size VAEs (installed ones by name, the others marked "(install…)")."""
+        from ui.presenters.model_setup import measure_choices
+
+        choices = measure_choices()
+        settings = self.window.settings
+        if not any(name == settings.measure_with and installed for name, _, installed in choices):
+            settings.measure_with = "taef2"  # the chosen model was removed: measure with the surrogate
+        self.pane.set_measure_choices(choices, settings.measure_with)
+
+    def choose_measure(self, name: str) -> None:
+        """The user picked a model in "Measure with": use it, or offer to install it first."""
+        from ui.presenters.model_setup import measure_choices
+
+        installed = {n: ok for n, _, ok in measure_choices()}
+        if not installed.get(name, False):
+            self.refresh_measure_choices()  # keep showing the model in use until the new one is installed
+            self.window.model_setup.offer_install(
+                name, then=lambda: self.use_measure(name),
+                why="The protection score and the AI view will be measured with it.")
+            return
+        self.use_measure(name)
+
+    def use_measure(self, name: str) -> None:
+        settings = self.window.settings
+        changed = settings.measure_with != name
+        settings.measure_with = name
+        self.refresh_measure_choices()
+        self.window.save_settings()
+        if changed and self.result is not None and self.pane.ai.image_b is not None:
+            self.request_ai_view()  # the AI view on screen was measured with the other model
 
     def _checks_failed(self, exc: BaseException) -> None:
         self.pane.checks_stopped(friendly_message(exc))

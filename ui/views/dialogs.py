@@ -94,8 +94,38 @@ def missing_model(parent: QWidget, message: str) -> MissingModelDialog:
     return box
 
 
+class ConfirmDownloadDialog(QMessageBox):
+    """Asked before any download: which model, its size, licence and source; nothing happens without "Download"."""
+
+    confirmed = Signal(str)
+
+    def __init__(self, parent: QWidget, name: str, description: str, why: str = ""):
+        super().__init__(QMessageBox.Icon.Question, "Download model",
+                         f"Download {name}?" + (f" {why}" if why else ""), QMessageBox.StandardButton.NoButton,
+                         parent)
+        self.setObjectName("confirm-download")
+        self.model_name = name
+        self.setInformativeText(f"{description}\n\nIt is checked against its published SHA-256 before it is used, "
+                                "and can be removed again with “rid-desktop models remove”.")
+        self.download_button = self.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.download_button)
+        self.buttonClicked.connect(self._clicked)
+
+    def _clicked(self, button) -> None:
+        if button is self.download_button:
+            self.confirmed.emit(self.model_name)
+
+
+def confirm_download(parent: QWidget, name: str, description: str, why: str = "") -> ConfirmDownloadDialog:
+    box = ConfirmDownloadDialog(parent, name, description, why)
+    box.open()
+    return box
+
+
 def download_progress(parent: QWidget, name: str) -> QProgressDialog:
     dialog = QProgressDialog(f"Downloading {name}…", "Cancel", 0, 0, parent)
+    dialog.setObjectName("download-progress")
     dialog.setWindowTitle("Installing model")
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -45,6 +46,8 @@ class PreviewPane(QWidget):
     preview_cancel_requested = Signal()
     detail_requested = Signal()  # show the real full-size output pixels
     export_requested = Signal()
+    measure_chosen = Signal(str)  # a "Measure with" model picked by the user (registry name)
+    model_install_requested = Signal(str)  # "Install…" next to a check that needs a model
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -109,6 +112,17 @@ class PreviewPane(QWidget):
         self.meter.setMinimumWidth(self.meter.fontMetrics().horizontalAdvance("Strong — 99.9× noise") + 24)
         self.meter.setMaximumWidth(320)
         self.meter.hide()
+        self.measure_label = QLabel("Measure with:")
+        self.measure_combo = QComboBox()
+        self.measure_combo.setAccessibleName("Measure with")
+        self.measure_combo.setToolTip("Which image AI's autoencoder measures the protection and shows the AI view: "
+                                      "TAEF2 is small and fast; the full-size SD and FLUX VAEs are what those "
+                                      "tools really use (a download of a few hundred MB, only when you choose it)")
+        self.measure_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.measure_combo.setMinimumContentsLength(9)
+        self.measure_combo.setMaximumWidth(260)
+        self.measure_label.setBuddy(self.measure_combo)
+        self.measure_combo.activated.connect(self._measure_activated)
         ai_page = QWidget()
         ai_layout = QVBoxLayout(ai_page)
         ai_layout.setContentsMargins(0, 0, 0, 0)
@@ -118,6 +132,11 @@ class PreviewPane(QWidget):
         ai_row.addWidget(self.meter, 1)
         ai_row.addStretch(0)
         ai_layout.addLayout(ai_row)
+        measure_row = QHBoxLayout()  # its own row: the pane stays as narrow as before on small screens
+        measure_row.addWidget(self.measure_label)
+        measure_row.addWidget(self.measure_combo, 1)
+        measure_row.addStretch(0)
+        ai_layout.addLayout(measure_row)
         ai_layout.addWidget(self.ai_verdict)
         ai_layout.addWidget(self.ai, 1)
 
@@ -136,6 +155,14 @@ class PreviewPane(QWidget):
         self.checks_cancel.clicked.connect(self.checks_cancel_requested)
         self.checks_cancel.hide()
         self.checks_progress = _progress_bar("Robustness check progress")
+        self.model_note = QLabel()
+        self.model_note.setWordWrap(True)
+        self.model_install_button = QPushButton("Install…")
+        self.model_install_button.setAccessibleName("Install the DiffPure model")
+        self.model_install_button.clicked.connect(self._install_clicked)
+        self.model_note.hide()
+        self.model_install_button.hide()
+        self.model_to_install: str | None = None
         self.checks_note = QLabel()
         self.checks_note.setWordWrap(True)
         self.checks_note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -151,6 +178,10 @@ class PreviewPane(QWidget):
         checks_layout.addLayout(checks_row)
         checks_layout.addWidget(self.bars)
         checks_layout.addWidget(self.checks_note)
+        install_row = QHBoxLayout()
+        install_row.addWidget(self.model_note, 1)
+        install_row.addWidget(self.model_install_button)
+        checks_layout.addLayout(install_row)
         checks_layout.addStretch(1)
 
         self.tabs = QTabWidget()
@@ -283,6 +314,7 @@ class PreviewPane(QWidget):
         self.checks_progress.show()
         self.bars.set_message("Running clean-ups on the preview…")
         self.checks_note.setText("")
+        self.offer_model_install(None)
 
     def show_checks_progress(self, done: int, total: int) -> None:
         self.checks_progress.setRange(0, max(total, 1))
@@ -294,11 +326,43 @@ class PreviewPane(QWidget):
         self.checks_progress.hide()
         self.bars.set_message(message)
         self.checks_note.setText("")
+        self.offer_model_install(None)
 
     def show_checks(self, rows: list[BarRow], note: str = "") -> None:
         self.checks_stopped("")
         self.bars.set_rows(rows)
         self.checks_note.setText(note)
+
+    def offer_model_install(self, name: str | None, what: str = "AI clean-up (diffusion)") -> None:
+        """Show "Install…" beside the checks when a check could not run for want of model ``name``."""
+        self.model_to_install = name
+        self.model_note.setText(f"“{what}” needs a model that is not installed ({name})." if name else "")
+        self.model_note.setVisible(bool(name))
+        self.model_install_button.setVisible(bool(name))
+        self.model_install_button.setToolTip(f"Download {name} (asks first, with its size and licence)"
+                                             if name else "")
+
+    def _install_clicked(self) -> None:
+        if self.model_to_install:
+            self.model_install_requested.emit(self.model_to_install)
+
+    def set_measure_choices(self, choices: list[tuple[str, str, bool]], current: str) -> None:
+        """Fill "Measure with" from (name, label, installed); a model not installed says "(install…)"."""
+        self.measure_combo.blockSignals(True)
+        self.measure_combo.clear()
+        for name, label, installed in choices:
+            self.measure_combo.addItem(label if installed else f"{label} (install…)", name)
+        index = self.measure_combo.findData(current)
+        self.measure_combo.setCurrentIndex(max(index, 0))
+        self.measure_combo.blockSignals(False)
+
+    def measure_choice(self) -> str:
+        return self.measure_combo.currentData() or "taef2"
+
+    def _measure_activated(self, index: int) -> None:
+        name = self.measure_combo.itemData(index)
+        if name:
+            self.measure_chosen.emit(name)
 
     def _actual_pixels(self) -> None:
         view = self._current_view()
