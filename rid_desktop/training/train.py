@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from rid_desktop.checks.metrics import psnr_per_image
-from rid_desktop.checks.visibility import visibility_ratio
+from rid_desktop.checks.visibility import stripe_coherence, visibility_ratio
 from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
@@ -109,6 +109,7 @@ def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, f
         vis = visibility_ratio(protected - images, images, eps, upsample=view,
                                generator=torch.Generator().manual_seed(4))
         out[f"vis{view}"] = vis.mean().item()
+    out["coh"] = stripe_coherence(protected - images).mean().item()
     net.train()
     return out
 
@@ -149,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: weight of the eye-weighted visibility term (0 = off)")
     p.add_argument("--select-visibility", type=float, default=0.0,
                    help="keyed: model selection divides the strength score by visibility**this")
+    p.add_argument("--lambda-coherence", type=float, default=0.0,
+                   help="keyed: weight of the stripe-coherence term (long straight lines; 0 = off)")
+    p.add_argument("--select-coherence", type=float, default=0.0,
+                   help="keyed: model selection divides the score by max(coherence, 0.15)**this")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=10**9)
     p.add_argument("--batch", type=int, default=6)
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = center_crops(held_out, 192, limit=16).to(device)
-        weights = TripWeights(visibility=args.lambda_visibility)
+        weights = TripWeights(visibility=args.lambda_visibility, coherence=args.lambda_coherence)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)
@@ -294,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
                 if args.select_visibility:
                     seen = math.sqrt(record["vis1"] * record["vis4"])
                     score /= max(seen, 1e-6) ** args.select_visibility
+                if args.select_coherence:
+                    score /= max(record["coh"], 0.15) ** args.select_coherence
             else:
                 record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
                 score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))

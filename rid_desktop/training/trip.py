@@ -17,6 +17,8 @@ An optional **visibility** term (:mod:`rid_desktop.checks.visibility`) scores th
 the eye weighs it — contrast-sensitivity weighted, texture masked — viewed at a random 1–4x
 magnification (a 1024 px working-scale change in a photo of up to 4096 px at 100 %). With the rms cap
 fixing the energy, it moves that energy to where it is seen least, at a measured cost in strength.
+A **coherence** term keeps it from doing so with long straight lines (which the eye picks out even
+where the contrast model says they are faint: the first visibility-only run drew thin diagonal lines).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from kornia.enhance import jpeg_codec_differentiable
 from torch import nn
 
-from rid_desktop.checks.visibility import visibility_ratio
+from rid_desktop.checks.visibility import stripe_coherence, visibility_ratio
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -88,6 +90,7 @@ class TripWeights:
     raw: float = 0.5  # keeps pre-tanh values near the bound (the straight-through gradient never stops)
     visibility: float = 0.0  # weight of log(visible energy vs sign noise); 0 = off
     view_scale_max: float = 4.0  # viewing magnification sampled log-uniformly in [1, this]
+    coherence: float = 0.0  # weight of the stripe coherence of the change (long straight lines); 0 = off
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -139,4 +142,8 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
         vis = visibility_ratio(delta, xx, ee, upsample=view)
         loss = loss + weights.visibility * torch.log(vis.pow(2) + 1e-8).mean()
         parts["vis"] = vis.mean().item()
+    if weights.coherence:
+        coherence = stripe_coherence(delta)
+        loss = loss + weights.coherence * coherence.mean()
+        parts["coh"] = coherence.mean().item()
     return loss, parts

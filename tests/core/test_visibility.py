@@ -59,3 +59,13 @@ def test_sign_noise_scores_one_and_a_smaller_copy_scores_its_scale():
     assert abs(same.item() - 1.0) < 1e-5
     half = visibility_ratio(noise * 0.5, image, eps, generator=torch.Generator().manual_seed(3))
     assert abs(half.item() - 0.5) < 1e-5
+
+
+def test_stripes_are_coherent_and_noise_is_not():
+    from rid_desktop.checks.visibility import stripe_coherence
+
+    x = torch.arange(128, dtype=torch.float32)
+    diagonal = torch.cos(2 * math.pi * (x[:, None] + x[None, :]) / 12)[None, None].expand(1, 3, 128, 128) * 0.02
+    noise = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)) * 0.02
+    assert stripe_coherence(diagonal).item() > 0.9
+    assert stripe_coherence(noise).item() < 0.2
