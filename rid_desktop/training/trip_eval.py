@@ -10,7 +10,8 @@ Scored the way issue 15 defines it, on 8-bit files as saved and on whole photos 
 * **key cosine** (two keys on one photo) and **cross-photo cosine** (changes of different photos at
   the same positions, centre 256 px) — how image-specific and unpredictable the change is.
 * **visibility** (:mod:`rid_desktop.checks.visibility`): the eye-weighted change against that of
-  the same sign noise, at 100 % and fitted to a 1600 px screen (1.0 = as visible as the noise).
+  the same sign noise, at 100 % and fitted to a 1600 px screen (1.0 = as visible as the noise), and
+  the **stripe coherence** of the change as fitted to that screen (1 = parallel lines, noise ~0.1).
 
 Chains are named presets joined by commas, applied left to right with real codecs (Pillow):
 ``none``, ``jpeg:Q`` (4:2:0, as social networks save), ``down:L`` (long side to L px, Lanczos),
@@ -132,6 +133,7 @@ class TripRow:
     key_cos: float = float("nan")
     vis_100: float = float("nan")
     vis_fit: float = float("nan")
+    stripes: float = float("nan")
     seconds: float = 0.0
     centre_change: torch.Tensor | None = field(default=None, repr=False)
 
@@ -168,17 +170,20 @@ def _quantized(x: torch.Tensor) -> torch.Tensor:
 SCREEN_LONG_SIDE = 1600  # "fit to screen": a photo viewed whole on a laptop or desktop display
 
 
-def _visibility(x_img: Image.Image, y_img: Image.Image, n_img: Image.Image) -> tuple[float, float]:
-    """Eye-weighted change of y over that of the noise n: at 100 %, and fitted to the screen."""
-    from rid_desktop.checks.visibility import visible_energy
+def _visibility(x_img: Image.Image, y_img: Image.Image, n_img: Image.Image) -> tuple[float, float, float]:
+    """Eye-weighted change of y over that of the noise n at 100 % and fitted to the screen, and the
+    stripe coherence of y's change as fitted to the screen."""
+    from rid_desktop.checks.visibility import stripe_coherence, visible_energy
 
-    def ratio(fit: bool) -> float:
+    def ratio(fit: bool) -> tuple[float, float]:
         images = [_long_side(im, SCREEN_LONG_SIDE, only_shrink=True) if fit else im for im in (x_img, y_img, n_img)]
         x, y, n = (to_tensor(im) for im in images)
-        return math.sqrt(visible_energy(y - x, x).item() / max(visible_energy(n - x, x).item(), 1e-20))
+        seen = math.sqrt(visible_energy(y - x, x).item() / max(visible_energy(n - x, x).item(), 1e-20))
+        return seen, stripe_coherence(y - x).item() if fit else float("nan")
 
     with torch.no_grad():
-        return ratio(False), ratio(True)
+        (at_100, _), (fitted, stripes) = ratio(False), ratio(True)
+        return at_100, fitted, stripes
 
 
 def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, chains: dict, encoder, *,
@@ -207,7 +212,7 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
             continue  # a camera-size photo is never fed to an AI at native size
         row.l2[label], row.mse[label] = _ratio(encoder, chain, x_img, y_img, n_img)
     row.centre_change = _centre(y - x)
-    row.vis_100, row.vis_fit = _visibility(x_img, y_img, n_img)
+    row.vis_100, row.vis_fit, row.stripes = _visibility(x_img, y_img, n_img)
     if attacks:
         # What an app user can try: protect the protected copy again (fresh keys) and subtract.
         small = max(x.shape[-2:]) <= max_encode_side
@@ -264,7 +269,7 @@ def summarize_trip(rows: list[TripRow], chains=DEFAULT_CHAINS) -> list[dict]:
             entry[f"l2[{c}]"] = statistics.mean(vals) if vals else float("nan")
             mvals = [r.mse[c] for r in group if c in r.mse]
             entry[f"mse[{c}]"] = statistics.mean(mvals) if mvals else float("nan")
-        for name in ("l2_subtracted", "l2_avg_subtracted", "key_cos", "vis_100", "vis_fit", "seconds"):
+        for name in ("l2_subtracted", "l2_avg_subtracted", "key_cos", "vis_100", "vis_fit", "stripes", "seconds"):
             vals = [getattr(r, name) for r in group if not math.isnan(getattr(r, name))]
             entry[name] = statistics.mean(vals) if vals else float("nan")
         changes = [r.centre_change for r in group if r.centre_change is not None]
@@ -278,7 +283,7 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
     """Markdown: L2 ratio per chain (MSE ratio in brackets), attacks, key and cross-photo cosine."""
     head = ["method", "eps", "PSNR dB"] + [f"L2 (MSE) {c}" for c in chains] + [
         "L2 after subtraction", "L2 after 4-key avg. subtraction", "key cos", "cross-photo cos",
-        "visible vs noise 100 % / fit", "s/photo"]
+        "visible vs noise 100 % / fit", "stripes", "s/photo"]
     lines = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(v, fmt="{:.2f}"):
@@ -288,12 +293,13 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
         cells = [s["method"], f"{s['eps255']:g}/255", f(s["psnr"], "{:.1f}")]
         cells += [f"{f(s[f'l2[{c}]'])} ({f(s[f'mse[{c}]'])})" for c in chains]
         cells += [f(s["l2_subtracted"]), f(s["l2_avg_subtracted"]), f(s["key_cos"]), f(s["cross_cos"]),
-                  f"{f(s['vis_100'])} / {f(s['vis_fit'])}", f(s["seconds"])]
+                  f"{f(s['vis_100'])} / {f(s['vis_fit'])}", f(s["stripes"]), f(s["seconds"])]
         lines.append("| " + " | ".join(cells) + " |")
     n = max((s["n"] for s in summary), default=0)
     lines += ["", f"{n} photos. L2 ratio = ||E(x')-E(x)|| / ||E(n)-E(x)|| on TAEF2 latents vs random sign noise of "
               "the same L-inf (chroma engines: chroma-only noise), all three images through the chain, 8-bit files; MSE ratio (its square) in "
               "brackets. Subtraction: clip(2y - protect(y)); 4-key: clip(y - mean_k(protect_k(y) - y)). "
               "Visible: eye-weighted change (contrast sensitivity at 40 px/degree, texture masking) over "
-              "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen)."]
+              "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen). Stripes: "
+              "coherence of the change fitted to 1600 px (1 = parallel lines, random noise ~0.1)."]
     return "\n".join(lines) + "\n"

@@ -165,6 +165,7 @@ def test_eval_chain_reports_l2_first_and_the_attacks(tmp_path, make_rgb, shared_
     header = [c.strip() for c in header_line.strip("|").split("|")]
     seen_100, seen_fit = (float(v) for v in cells[header.index("visible vs noise 100 % / fit")].split(" / "))
     assert 0.05 < seen_100 < 5 and 0.05 < seen_fit < 5  # measured, not a placeholder
+    assert 0 < float(cells[header.index("stripes")]) < 1
     assert main(["eval", str(data), "--chain", "blur:2", "-o", str(tmp_path / "o2")]) == 2
 
 
