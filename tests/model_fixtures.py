@@ -82,9 +82,8 @@ class _RangeHandler(SimpleHTTPRequestHandler):
             self.close_connection = True
 
 
-@pytest.fixture
-def server(tmp_path, monkeypatch):
-    """(served folder, base URL, request log) of a loopback-only HTTP server; nothing else reachable."""
+def allow_only_loopback(monkeypatch) -> None:
+    """Fail a test that tries to reach a non-loopback address, and bypass any proxy."""
     real_connect = socket.socket.connect
 
     def loopback_only(sock, address):
@@ -97,6 +96,12 @@ def server(tmp_path, monkeypatch):
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """(served folder, base URL, request log) of a loopback-only HTTP server; nothing else reachable."""
+    allow_only_loopback(monkeypatch)
     root = tmp_path / "served"
     root.mkdir()
     log: list = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import socket
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from rid_desktop import paths
 from rid_desktop.commands import models as models_cmd
 from rid_desktop.models import download, registry
 from rid_desktop.models.registry import ModelSpec
+from tests.model_fixtures import allow_only_loopback
 
 PAYLOAD = b"weights" * 5000
 
@@ -27,17 +27,7 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture
 def served(tmp_path, monkeypatch):
     """A temporary registry model served from 127.0.0.1; yields (spec, served folder)."""
-    real_connect = socket.socket.connect
-
-    def loopback_only(sock, address):
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
-            raise AssertionError(f"test tried to reach {address[0]}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", loopback_only)
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    allow_only_loopback(monkeypatch)
 
     root = tmp_path / "served"
     root.mkdir()

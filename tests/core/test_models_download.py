@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from rid_desktop import paths
 from rid_desktop.errors import Cancelled, ModelError
 from rid_desktop.models import download, registry
 from rid_desktop.models.registry import ModelSpec
+from tests.model_fixtures import allow_only_loopback
 
 PAYLOAD = bytes(range(256)) * 6000  # 1.5 MB: more than one download chunk
 
@@ -22,18 +22,7 @@ PAYLOAD = bytes(range(256)) * 6000  # 1.5 MB: more than one download chunk
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch):
     """Fail any test here that tries to reach a non-loopback address, and bypass any proxy."""
-    real_connect = socket.socket.connect
-
-    def guarded(sock, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and host not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to reach {host}")
-        return real_connect(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
-    for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    allow_only_loopback(monkeypatch)
     monkeypatch.delenv(download.BASE_URL_ENV, raising=False)
 
 
