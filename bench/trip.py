@@ -10,8 +10,8 @@ cross-photo cosine) and bicubic-upscaled to ~12 MP (posted to 1080 px + JPEG q80
   scale and unkeyed, as it ran then;
 * ``dwt-chroma``: the chroma generator as it runs now (keyed frames, ~1024 px working scale);
 * ``dwt-chroma (previous behaviour)``: the same weights at native scale without keys;
-* ``rid (candidate)``: a newly trained pixel generator file (``--candidate``), run like ``rid``, so a
-  retrained network is judged against the shipped one in the same run (``--no-chroma`` drops the
+* ``rid (candidate: NAME)``: newly trained pixel generator files (``--candidate``, repeatable), run
+  like ``rid``, so retrained networks are judged against the shipped one in the same run (``--no-chroma`` drops the
   chroma rows when only the pixel generators are being compared).
 
 Usage::
@@ -37,12 +37,13 @@ NATIVE_CHAINS = ("none", "jpeg:75")
 CAMERA_CHAINS = ("post:1080,jpeg:80,train:512", "down:1024")
 
 
-def engines(previous_pixel: str | None, pixel: str | None = None, candidate: str | None = None,
+def engines(previous_pixel: str | None, pixel: str | None = None, candidates=(),
             chroma: bool = True) -> dict[str, tuple[object, bool]]:
-    """label -> (engine, is_chroma). ``pixel``: a file instead of the shipped generator."""
+    """label -> (engine, is_chroma). ``pixel``: a file instead of the shipped generator;
+    ``candidates``: more pixel generator files, labelled ``rid (candidate: FILE STEM)``."""
     out = {"rid": (RIDEngine(model_path=pixel), False)}
-    if candidate:
-        out["rid (candidate)"] = (RIDEngine(model_path=candidate), False)
+    for candidate in candidates:
+        out[f"rid (candidate: {Path(candidate).stem})"] = (RIDEngine(model_path=candidate), False)
     if previous_pixel:
         out["rid (previous)"] = (RIDEngine(model_path=previous_pixel, work_size=0), False)
     if chroma:
@@ -59,10 +60,10 @@ SECTIONS = {
 
 def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
         pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None,
-        candidate: str | None = None, chroma: bool = True) -> str:
+        candidates=(), chroma: bool = True) -> str:
     """The tables of ``sections``; each is appended to ``out`` as soon as it is measured."""
     encoder = load_encoder()
-    built = engines(previous_pixel, pixel, candidate, chroma)
+    built = engines(previous_pixel, pixel, candidates, chroma)
     paths = list_images(folder)[::every][:limit]
     tables = []
     for name in sections:
@@ -84,7 +85,7 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
 
 
 def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str | None = None,
-                 crop: tuple[int, int] = (360, 480), candidate: str | None = None) -> Path:
+                 crop: tuple[int, int] = (360, 480), candidates=()) -> Path:
     """What a viewer sees at 100 % on a camera-size photo: one crop of the ~12 MP upscaled photo,
     original | each pixel engine's copy | its change x10 around mid-grey (PNG, or JPEG q92 4:4:4 by suffix)."""
     import numpy as np
@@ -95,7 +96,7 @@ def write_100pct(photo: Path, previous_pixel: str | None, out: Path, pixel: str 
     top, left = (h - crop[0]) // 2, (w - crop[1]) // 2
     window = (slice(None), slice(None), slice(top, top + crop[0]), slice(left, left + crop[1]))
     tiles = [x[window]]
-    for label, (engine, chroma) in engines(previous_pixel, pixel, candidate).items():
+    for label, (engine, chroma) in engines(previous_pixel, pixel, candidates).items():
         if chroma:
             continue
         y = (engine.protect(x, 8 / 255, seed=7).clamp(0, 1) * 255).round() / 255
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("folder", type=Path)
     p.add_argument("--previous-pixel", default=None, help="the previously shipped pixel generator file")
     p.add_argument("--pixel", default=None, help="evaluate this pixel generator file instead of the shipped one")
-    p.add_argument("--candidate", default=None, help="also evaluate this newly trained pixel generator file")
+    p.add_argument("--candidate", action="append", default=[],
+                   help="also evaluate this newly trained pixel generator file (repeatable)")
     p.add_argument("--no-chroma", action="store_true", help="leave out the chroma engine rows")
     p.add_argument("--photo", type=int, default=0, help="--crops: index of the photo (sorted) to crop")
     p.add_argument("--limit", type=int, default=None)
@@ -129,14 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.crops:
         photo = list_images(args.folder)[args.photo]
-        print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel, candidate=args.candidate)}")
+        print(f"wrote {write_100pct(photo, args.previous_pixel, args.crops, pixel=args.pixel, candidates=args.candidate)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     print(run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel, sections=sections,
-              every=args.every, out=args.out, candidate=args.candidate, chroma=not args.no_chroma))
+              every=args.every, out=args.out, candidates=args.candidate, chroma=not args.no_chroma))
     return 0
 
 

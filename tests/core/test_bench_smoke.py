@@ -132,5 +132,5 @@ def test_trip_bench_judges_a_candidate_beside_the_shipped_generator(tmp_path, ma
     assert trip.main([str(photos), "--candidate", str(locate(DEFAULT_PIXEL_MODEL)), "--no-chroma",
                       "--sections", "native", "--threads", "1", "-o", str(out)]) == 0
     rows = {line.split("|")[1].strip(): line for line in out.read_text().splitlines() if line.startswith("| rid")}
-    assert set(rows) == {"rid", "rid (candidate)"}
+    assert set(rows) == {"rid", f"rid (candidate: {locate(DEFAULT_PIXEL_MODEL).stem})"}
     assert "visible vs noise" in out.read_text() and "dwt-chroma" not in out.read_text()
