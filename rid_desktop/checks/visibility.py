@@ -121,3 +121,16 @@ def stripe_coherence(delta: torch.Tensor, window: int = 15) -> torch.Tensor:
     trace = sxx + syy
     coherence = ((sxx - syy).pow(2) + 4 * sxy.pow(2)) / trace.pow(2).clamp_min(1e-20)
     return (coherence * trace).flatten(1).sum(1) / trace.flatten(1).sum(1).clamp_min(1e-20)
+
+
+def spectral_peakiness(delta: torch.Tensor, top: float = 0.01) -> torch.Tensor:
+    """Share of a change's energy in its strongest ``top`` fraction of spatial frequencies. Shape: (B,).
+
+    A periodic pattern (the diagonal bands a trained generator tends to draw) puts most of its
+    energy into a few frequencies; noise spreads it (``top=0.01`` gives noise ~0.05). Long straight
+    lines that local measures miss — a cross-hatch is locally isotropic — show up here.
+    """
+    power = torch.fft.rfft2(_ycbcr(delta), norm="ortho").abs().pow(2).sum(1).flatten(1)
+    power = power[:, 1:]  # without the mean (DC)
+    k = max(1, round(top * power.shape[1]))
+    return power.topk(k, dim=1).values.sum(1) / power.sum(1).clamp_min(1e-20)

@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from rid_desktop.checks.metrics import psnr_per_image
-from rid_desktop.checks.visibility import stripe_coherence, visibility_ratio
+from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
 from rid_desktop.engines.baselines import random_chroma_noise, random_sign_noise
 from rid_desktop.engines.generator_net import GeneratorConfig, build_generator, run_generator
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
@@ -110,6 +110,7 @@ def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, f
                                generator=torch.Generator().manual_seed(4))
         out[f"vis{view}"] = vis.mean().item()
     out["coh"] = stripe_coherence(protected - images).mean().item()
+    out["peak"] = spectral_peakiness(protected - images).mean().item()
     net.train()
     return out
 
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: model selection divides the strength score by visibility**this")
     p.add_argument("--lambda-coherence", type=float, default=0.0,
                    help="keyed: weight of the stripe-coherence term (long straight lines; 0 = off)")
+    p.add_argument("--lambda-peakiness", type=float, default=0.0,
+                   help="keyed: weight of the periodic-pattern term (energy share of the top 1 %% frequencies)")
+    p.add_argument("--select-peakiness", type=float, default=0.0,
+                   help="keyed: model selection divides the score by max(peakiness, 0.1)**this")
     p.add_argument("--select-coherence", type=float, default=0.0,
                    help="keyed: model selection divides the score by max(coherence, 0.15)**this")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
@@ -235,7 +240,8 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = center_crops(held_out, 192, limit=16).to(device)
-        weights = TripWeights(visibility=args.lambda_visibility, coherence=args.lambda_coherence)
+        weights = TripWeights(visibility=args.lambda_visibility, coherence=args.lambda_coherence,
+                              peakiness=args.lambda_peakiness)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)
@@ -301,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
                     score /= max(seen, 1e-6) ** args.select_visibility
                 if args.select_coherence:
                     score /= max(record["coh"], 0.15) ** args.select_coherence
+                if args.select_peakiness:
+                    score /= max(record["peak"], 0.1) ** args.select_peakiness
             else:
                 record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
                 score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))

@@ -18,7 +18,9 @@ the eye weighs it — contrast-sensitivity weighted, texture masked — viewed a
 magnification (a 1024 px working-scale change in a photo of up to 4096 px at 100 %). With the rms cap
 fixing the energy, it moves that energy to where it is seen least, at a measured cost in strength.
 A **coherence** term keeps it from doing so with long straight lines (which the eye picks out even
-where the contrast model says they are faint: the first visibility-only run drew thin diagonal lines).
+where the contrast model says they are faint: the first visibility-only run drew thin diagonal lines),
+and a **peakiness** term keeps the change from being periodic at all (the coherence-trained run drew a
+cross-hatch: locally isotropic, still bands across the photo).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from kornia.enhance import jpeg_codec_differentiable
 from torch import nn
 
-from rid_desktop.checks.visibility import stripe_coherence, visibility_ratio
+from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -91,6 +93,7 @@ class TripWeights:
     visibility: float = 0.0  # weight of log(visible energy vs sign noise); 0 = off
     view_scale_max: float = 4.0  # viewing magnification sampled log-uniformly in [1, this]
     coherence: float = 0.0  # weight of the stripe coherence of the change (long straight lines); 0 = off
+    peakiness: float = 0.0  # weight of the change's energy share in its top 1 % frequencies (periodic bands)
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -146,4 +149,8 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
         coherence = stripe_coherence(delta)
         loss = loss + weights.coherence * coherence.mean()
         parts["coh"] = coherence.mean().item()
+    if weights.peakiness:
+        peak = spectral_peakiness(delta)
+        loss = loss + weights.peakiness * peak.mean()
+        parts["peak"] = peak.mean().item()
     return loss, parts

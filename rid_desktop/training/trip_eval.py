@@ -11,7 +11,8 @@ Scored the way issue 15 defines it, on 8-bit files as saved and on whole photos 
   the same positions, centre 256 px) — how image-specific and unpredictable the change is.
 * **visibility** (:mod:`rid_desktop.checks.visibility`): the eye-weighted change against that of
   the same sign noise, at 100 % and fitted to a 1600 px screen (1.0 = as visible as the noise), and
-  the **stripe coherence** of the change as fitted to that screen (1 = parallel lines, noise ~0.1).
+  how **periodic** the change is as fitted to that screen: the energy share of its strongest 1 % of
+  spatial frequencies (bands and cross-hatches ~0.7, random noise ~0.04).
 
 Chains are named presets joined by commas, applied left to right with real codecs (Pillow):
 ``none``, ``jpeg:Q`` (4:2:0, as social networks save), ``down:L`` (long side to L px, Lanczos),
@@ -171,15 +172,15 @@ SCREEN_LONG_SIDE = 1600  # "fit to screen": a photo viewed whole on a laptop or 
 
 
 def _visibility(x_img: Image.Image, y_img: Image.Image, n_img: Image.Image) -> tuple[float, float, float]:
-    """Eye-weighted change of y over that of the noise n at 100 % and fitted to the screen, and the
-    stripe coherence of y's change as fitted to the screen."""
-    from rid_desktop.checks.visibility import stripe_coherence, visible_energy
+    """Eye-weighted change of y over that of the noise n at 100 % and fitted to the screen, and how
+    periodic y's change is as fitted to the screen."""
+    from rid_desktop.checks.visibility import spectral_peakiness, visible_energy
 
     def ratio(fit: bool) -> tuple[float, float]:
         images = [_long_side(im, SCREEN_LONG_SIDE, only_shrink=True) if fit else im for im in (x_img, y_img, n_img)]
         x, y, n = (to_tensor(im) for im in images)
         seen = math.sqrt(visible_energy(y - x, x).item() / max(visible_energy(n - x, x).item(), 1e-20))
-        return seen, stripe_coherence(y - x).item() if fit else float("nan")
+        return seen, spectral_peakiness(y - x).item() if fit else float("nan")
 
     with torch.no_grad():
         (at_100, _), (fitted, stripes) = ratio(False), ratio(True)
@@ -283,7 +284,7 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
     """Markdown: L2 ratio per chain (MSE ratio in brackets), attacks, key and cross-photo cosine."""
     head = ["method", "eps", "PSNR dB"] + [f"L2 (MSE) {c}" for c in chains] + [
         "L2 after subtraction", "L2 after 4-key avg. subtraction", "key cos", "cross-photo cos",
-        "visible vs noise 100 % / fit", "stripes", "s/photo"]
+        "visible vs noise 100 % / fit", "periodic", "s/photo"]
     lines = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(v, fmt="{:.2f}"):
@@ -300,6 +301,6 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
               "the same L-inf (chroma engines: chroma-only noise), all three images through the chain, 8-bit files; MSE ratio (its square) in "
               "brackets. Subtraction: clip(2y - protect(y)); 4-key: clip(y - mean_k(protect_k(y) - y)). "
               "Visible: eye-weighted change (contrast sensitivity at 40 px/degree, texture masking) over "
-              "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen). Stripes: "
-              "coherence of the change fitted to 1600 px (1 = parallel lines, random noise ~0.1)."]
+              "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen). Periodic: "
+              "energy share of the change's top 1 % spatial frequencies, fitted to 1600 px (noise ~0.04)."]
     return "\n".join(lines) + "\n"

@@ -165,7 +165,7 @@ def test_eval_chain_reports_l2_first_and_the_attacks(tmp_path, make_rgb, shared_
     header = [c.strip() for c in header_line.strip("|").split("|")]
     seen_100, seen_fit = (float(v) for v in cells[header.index("visible vs noise 100 % / fit")].split(" / "))
     assert 0.05 < seen_100 < 5 and 0.05 < seen_fit < 5  # measured, not a placeholder
-    assert 0 < float(cells[header.index("stripes")]) < 1
+    assert 0 < float(cells[header.index("periodic")]) < 1
     assert main(["eval", str(data), "--chain", "blur:2", "-o", str(tmp_path / "o2")]) == 2
 
 
@@ -182,12 +182,13 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
                 "--batch", "2", "--crop", "48", "--width", "8", "--depth", "2", "--log-every", "2",
                 "--threads", "1", "--steps", "2", "--holdout-every", "4",
                 "--lambda-visibility", "0.4", "--select-visibility", "0.5", "--trip-none-share", "0.5",
-                "--lambda-coherence", "2", "--select-coherence", "0.3"])
+                "--lambda-coherence", "2", "--select-coherence", "0.3",
+                "--lambda-peakiness", "3", "--select-peakiness", "0.5"])
     assert (run / "args.json").is_file() and (run / "generator.safetensors").is_file()
     train.main(["--resume", str(run), "--steps", "4"])
     log = [json.loads(line) for line in (run / "generator.log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4]
-    assert {"l2_clean", "l2_trip", "l2_subtracted", "key_cos", "cross_cos", "vis", "vis1", "vis4", "coh"} <= set(log[-1])
+    assert {"l2_clean", "l2_trip", "l2_subtracted", "key_cos", "cross_cos", "vis", "vis1", "vis4", "coh", "peak"} <= set(log[-1])
     assert 0 < log[-1]["vis"] < 10  # the visibility term took part in the loss
     config = read_generator_config(run / "generator.safetensors")
     assert config.key_channels == 1 and config.work_size == 512

@@ -69,3 +69,15 @@ def test_stripes_are_coherent_and_noise_is_not():
     noise = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)) * 0.02
     assert stripe_coherence(diagonal).item() > 0.9
     assert stripe_coherence(noise).item() < 0.2
+
+
+def test_a_cross_hatch_is_periodic_even_where_it_is_locally_isotropic():
+    from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence
+
+    x = torch.arange(128, dtype=torch.float32)
+    hatch = (torch.cos(2 * math.pi * (x[:, None] + x[None, :]) / 12)
+             + torch.cos(2 * math.pi * (x[:, None] - x[None, :]) / 12))[None, None].expand(1, 3, 128, 128) * 0.02
+    noise = torch.randn(1, 3, 128, 128, generator=torch.Generator().manual_seed(1)) * 0.02
+    assert stripe_coherence(hatch).item() < 0.3  # the local measure misses it ...
+    assert spectral_peakiness(hatch).item() > 0.8  # ... the spectrum does not
+    assert spectral_peakiness(noise).item() < 0.1
