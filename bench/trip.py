@@ -38,10 +38,12 @@ CAMERA_CHAINS = ("post:1080,jpeg:80,train:512", "down:1024")
 
 
 def engines(previous_pixel: str | None, pixel: str | None = None, candidates=(),
-            chroma: bool = True) -> dict[str, tuple[object, bool]]:
+            chroma: bool = True, shipped: bool = True) -> dict[str, tuple[object, bool]]:
     """label -> (engine, is_chroma). ``pixel``: a file instead of the shipped generator;
-    ``candidates``: more pixel generator files, labelled ``rid (candidate: FILE STEM)``."""
-    out = {"rid": (RIDEngine(model_path=pixel), False)}
+    ``candidates``: more pixel generator files, labelled ``rid (candidate: FILE STEM)``;
+    ``shipped=False`` leaves the ``rid`` row out (candidates measured in a separate run: the
+    protection figures are seeded per photo, so runs combine)."""
+    out = {"rid": (RIDEngine(model_path=pixel), False)} if shipped else {}
     for candidate in candidates:
         out[f"rid (candidate: {Path(candidate).stem})"] = (RIDEngine(model_path=candidate), False)
     if previous_pixel:
@@ -60,10 +62,10 @@ SECTIONS = {
 
 def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
         pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None,
-        candidates=(), chroma: bool = True) -> str:
+        candidates=(), chroma: bool = True, shipped: bool = True) -> str:
     """The tables of ``sections``; each is appended to ``out`` as soon as it is measured."""
     encoder = load_encoder()
-    built = engines(previous_pixel, pixel, candidates, chroma)
+    built = engines(previous_pixel, pixel, candidates, chroma, shipped)
     paths = list_images(folder)[::every][:limit]
     tables = []
     for name in sections:
@@ -119,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--candidate", action="append", default=[],
                    help="also evaluate this newly trained pixel generator file (repeatable)")
     p.add_argument("--no-chroma", action="store_true", help="leave out the chroma engine rows")
+    p.add_argument("--no-shipped", action="store_true", help="leave out the shipped generator's row")
     p.add_argument("--photo", type=int, default=0, help="--crops: index of the photo (sorted) to crop")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--every", type=int, default=1, help="use every N-th photo (sorted), e.g. 3 for a third")
@@ -138,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     print(run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel, sections=sections,
-              every=args.every, out=args.out, candidates=args.candidate, chroma=not args.no_chroma))
+              every=args.every, out=args.out, candidates=args.candidate, chroma=not args.no_chroma,
+              shipped=not args.no_shipped))
     return 0
 
 

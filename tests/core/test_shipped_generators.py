@@ -20,6 +20,9 @@ from rid_desktop.training.evaluate import quantize
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EPS = 8 / 255
+# Visibility vs sign noise of the shipped default on these crops (at 100 %, 4x magnified), with margins.
+SHIPPED_SEEN = (0.96, 0.57)
+SEEN_AT_100, SEEN_MAGNIFIED = 1.15, 0.70
 
 
 @pytest.fixture
@@ -64,9 +67,23 @@ def test_default_pixel_generator_beats_noise_within_the_psnr_floor(photos, share
     noise = random_sign_noise(photos, EPS, torch.Generator().manual_seed(0))
     encoder = load_encoder()
     ratio = _l2_ratio(encoder, photos, protected, noise)
-    assert ratio > 1.25, f"default generator only {ratio:.2f}x random noise (L2; 1.40x on these crops when shipped)"
+    assert ratio > 1.05, f"default generator only {ratio:.2f}x random noise (L2; 1.15x on these crops when shipped)"
     washed = _l2_ratio(lambda x: encoder(_shrink_and_jpeg(x)), photos, protected, noise)
-    assert washed > 1.5, f"only {washed:.2f}x random noise after shrink + JPEG (L2; 1.73x when shipped)"
+    assert washed > 1.12, f"only {washed:.2f}x random noise after shrink + JPEG (L2; 1.25x when shipped)"
+
+
+def test_default_generator_change_is_less_visible_than_sign_noise(photos, shared_models):
+    """The eye-weighted visibility the card reports (issue 15): at 100 % on small photos and viewed
+    4x magnified (a 1024 px working-scale change in a ~4000 px photo), below random sign noise of the
+    same L-inf. The generator shipped before the visibility term scored 1.64 / 0.78 here."""
+    from rid_desktop.checks.visibility import visibility_ratio
+
+    engine = create_engine("rid")
+    change = quantize(engine.protect(photos, EPS, seed=1)) - photos
+    seen = [visibility_ratio(change, photos, EPS, upsample=view, generator=torch.Generator().manual_seed(0)).mean().item()
+            for view in (1, 4)]
+    assert seen[0] < SEEN_AT_100, f"{seen[0]:.2f}x as visible as sign noise at 100 % (shipped: {SHIPPED_SEEN[0]})"
+    assert seen[1] < SEEN_MAGNIFIED, f"{seen[1]:.2f}x as visible as sign noise at 4x (shipped: {SHIPPED_SEEN[1]})"
 
 
 def test_default_generator_is_keyed_image_specific_and_survives_subtraction(photos, shared_models):
