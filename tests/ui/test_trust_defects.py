@@ -187,7 +187,7 @@ def test_checks_show_progress_can_be_cancelled_and_never_delay_another_photos_pr
 
     runs = []
 
-    def slow_checks(ctx, result, specs=None):
+    def slow_checks(ctx, result, specs=None, measure_with=None):
         run = {"photo": result.path.name, "state": "running"}
         runs.append(run)
         try:
@@ -198,7 +198,7 @@ def test_checks_show_progress_can_be_cancelled_and_never_delay_another_photos_pr
             run["state"] = "cancelled"
             raise
         run["state"] = "finished"
-        return [], ""
+        return ui.preview_compute.ChecksView([], "", None)
 
     monkeypatch.setattr(ui.preview_compute, "checks", slow_checks)
     window = make_window()
