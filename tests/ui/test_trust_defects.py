@@ -93,6 +93,25 @@ def test_keep_protecting_leaves_the_batch_running(make_window, qtbot, dropper, p
     assert window.isVisible() and window.model.status_counts()["protected"] == 5
 
 
+def test_a_batch_that_ends_while_quit_is_being_asked_closes_the_question_and_quits(
+    make_window, qtbot, dropper, photo_folder, engine_options
+):
+    """Seen in a screenshot run: the summary opened on top of a 'stop and quit?' that no longer applied."""
+    engine_options.update(steps=10, step_seconds=0.02)
+    window = make_window()
+    _load(window, qtbot, dropper, photo_folder, 5)
+    window.protect()
+    window.close()  # asked, and left unanswered
+    box = window.last_dialog
+    assert box.objectName() == "quit-during-batch"
+    qtbot.waitUntil(lambda: not window.batch.is_running(), timeout=20000)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
+    assert not box.isVisible()
+    visible = [w for w in QApplication.topLevelWidgets() if w.isVisible()]
+    assert visible == [], f"nothing may stay open: {visible}"
+    assert window.model.status_counts()["protected"] == 5
+
+
 QUIT_SCRIPT = textwrap.dedent('''
     import sys, time
     from pathlib import Path

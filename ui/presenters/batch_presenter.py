@@ -59,6 +59,7 @@ class BatchPresenter(QObject):
         self.controller.finished.connect(self._on_finished)
         self.output_folder: Path | None = None
         self.last_summary = None
+        self._quit_question = None  # the open "stop and quit?" box, if any
         self.quit_when_done = False
         self._started = 0.0
         self._done = 0
@@ -167,7 +168,7 @@ class BatchPresenter(QObject):
         """Closing the window mid-batch asks first; 'Stop and quit' cancels within one tile, then closes."""
         box = dialogs.quit_during_batch(self.window)
         box.stop_button.clicked.connect(self._stop_and_quit)
-        self.window.last_dialog = box
+        self.window.last_dialog = self._quit_question = box
 
     def _stop_and_quit(self) -> None:
         self.quit_when_done = True
@@ -240,6 +241,12 @@ class BatchPresenter(QObject):
             w.settings.interrupted_batch = []
         w.save_settings()
         self.refresh_scope()
+        question, self._quit_question = self._quit_question, None
+        if question is not None and question.isVisible():
+            # The batch ended while "stop and quit?" was still open: nothing is left to stop, so the
+            # question is moot and the user's quit goes ahead (every finished photo is already written).
+            question.close()
+            self.quit_when_done = True
         if self.quit_when_done:
             w.close()  # no dialog after a quit: the window goes, the process ends
             return
