@@ -115,6 +115,16 @@ def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, f
     return out
 
 
+# How the change looks, as optional loss terms and selection penalties (issue 15): name -> (what it
+# measures, its held-out value from a validation record, floor below which selection stops caring).
+LOOK_TERMS = {
+    "visibility": ("eye-weighted visibility (vs sign noise, at 1x and 4x)",
+                   lambda record: math.sqrt(record["vis1"] * record["vis4"]), 1e-6),
+    "coherence": ("stripe-coherence (long straight lines)", lambda record: record["coh"], 0.15),
+    "peakiness": ("periodic-pattern (energy share of the top 1 %% frequencies)", lambda record: record["peak"], 0.1),
+}
+
+
 def _resume_argv(argv: list[str] | None) -> list[str] | None:
     """``--resume DIR [--minutes N ...]`` -> the run's saved arguments followed by the new ones."""
     argv = list(argv) if argv is not None else None
@@ -147,18 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--holdout-every", type=int, default=10, help="keyed: every N-th training photo is held out")
     p.add_argument("--trip-none-share", type=float, default=0.2,
                    help="keyed: share of steps scored without a resize (as written)")
-    p.add_argument("--lambda-visibility", type=float, default=0.0,
-                   help="keyed: weight of the eye-weighted visibility term (0 = off)")
-    p.add_argument("--select-visibility", type=float, default=0.0,
-                   help="keyed: model selection divides the strength score by visibility**this")
-    p.add_argument("--lambda-coherence", type=float, default=0.0,
-                   help="keyed: weight of the stripe-coherence term (long straight lines; 0 = off)")
-    p.add_argument("--lambda-peakiness", type=float, default=0.0,
-                   help="keyed: weight of the periodic-pattern term (energy share of the top 1 %% frequencies)")
-    p.add_argument("--select-peakiness", type=float, default=0.0,
-                   help="keyed: model selection divides the score by max(peakiness, 0.1)**this")
-    p.add_argument("--select-coherence", type=float, default=0.0,
-                   help="keyed: model selection divides the score by max(coherence, 0.15)**this")
+    for term, (what, _, floor) in LOOK_TERMS.items():
+        p.add_argument(f"--lambda-{term}", type=float, default=0.0, help=f"keyed: weight of the {what} term (0 = off)")
+        p.add_argument(f"--select-{term}", type=float, default=0.0,
+                       help=f"keyed: model selection divides the score by max({term}, {floor:g})**this")
     p.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget")
     p.add_argument("--steps", type=int, default=10**9)
     p.add_argument("--batch", type=int, default=6)
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> None:
                              key_channels=args.key_channels if args.kind == "pixel" else 0,
                              work_size=args.work_size if args.kind == "pixel" else 0)
     keyed = config.key_channels > 0
+    if keyed and args.lambda_vis:
+        p.error("--lambda-vis (the rms penalty) is for unkeyed generators; keyed ones use --lambda-visibility")
     net = build_generator(config).to(device)
     if args.init and not state_path.exists():
         grown = warm_start(net, args.init, drop=("universal",) if keyed else ())
@@ -302,13 +306,10 @@ def main(argv: list[str] | None = None) -> None:
                 # Geometric mean of the L2 ratios as written, after the trip and after subtraction.
                 score = (max(record["l2_clean"], 0) * max(record["l2_trip"], 0)
                          * max(record["l2_subtracted"], 0)) ** (1 / 3)
-                if args.select_visibility:
-                    seen = math.sqrt(record["vis1"] * record["vis4"])
-                    score /= max(seen, 1e-6) ** args.select_visibility
-                if args.select_coherence:
-                    score /= max(record["coh"], 0.15) ** args.select_coherence
-                if args.select_peakiness:
-                    score /= max(record["peak"], 0.1) ** args.select_peakiness
+                for term, (_, measured, floor) in LOOK_TERMS.items():
+                    exponent = getattr(args, f"select_{term}")
+                    if exponent:
+                        score /= max(measured(record), floor) ** exponent
             else:
                 record.update({k: round(v, 4) for k, v in validate(net, args.kind, objective, val_images, 8 / 255).items()})
                 score = math.sqrt(max(record["ratio_clean"], 0) * max(record["ratio_jpeg75"], 0))

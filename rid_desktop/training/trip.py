@@ -148,9 +148,9 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     if weights.coherence:
         coherence = stripe_coherence(delta)
         loss = loss + weights.coherence * coherence.mean()
-        parts["coh"] = coherence.mean().item()
+        parts["coh_train"] = coherence.mean().item()
     if weights.peakiness:
         peak = spectral_peakiness(delta)
         loss = loss + weights.peakiness * peak.mean()
-        parts["peak"] = peak.mean().item()
+        parts["peak_train"] = peak.mean().item()
     return loss, parts
