@@ -157,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--holdout-every", type=int, default=10, help="keyed: every N-th training photo is held out")
     p.add_argument("--trip-none-share", type=float, default=0.2,
                    help="keyed: share of steps scored without a resize (as written)")
+    p.add_argument("--trip-jpeg-share", type=float, default=0.6,
+                   help="keyed: share of steps scored after differentiable JPEG q60-95")
+    p.add_argument("--lambda-subtraction", type=float, default=TripWeights.subtraction,
+                   help="keyed: weight of the protection left after the subtraction attack")
+    p.add_argument("--select-clean", type=float, default=0.0,
+                   help="keyed: model selection multiplies the score by the held-out L2 ratio as written**this")
     for term, (what, _, floor) in LOOK_TERMS.items():
         p.add_argument(f"--lambda-{term}", type=float, default=0.0, help=f"keyed: weight of the {what} term (0 = off)")
         p.add_argument(f"--select-{term}", type=float, default=0.0,
@@ -244,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = center_crops(held_out, 192, limit=16).to(device)
-        weights = TripWeights(visibility=args.lambda_visibility, coherence=args.lambda_coherence,
+        weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
+                              coherence=args.lambda_coherence,
                               peakiness=args.lambda_peakiness)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             eps = torch.exp(torch.empty(x.shape[0], device=device).uniform_(lo, hi)) / 255
         if keyed:
-            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng, args.trip_none_share), weights, config.key_channels)
+            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng, args.trip_none_share, args.trip_jpeg_share), weights, config.key_channels)
             for name, value in parts.items():
                 running_parts.setdefault(name, []).append(value)
         else:
@@ -306,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
                 # Geometric mean of the L2 ratios as written, after the trip and after subtraction.
                 score = (max(record["l2_clean"], 0) * max(record["l2_trip"], 0)
                          * max(record["l2_subtracted"], 0)) ** (1 / 3)
+                score *= max(record["l2_clean"], 1e-6) ** args.select_clean
                 for term, (_, measured, floor) in LOOK_TERMS.items():
                     exponent = getattr(args, f"select_{term}")
                     if exponent:

@@ -57,10 +57,10 @@ class Trip:
         return x.clamp(0, 1)
 
 
-def sample_trip(rng: random.Random, none_share: float = 0.2) -> Trip:
-    """A random trip: no resize on ``none_share`` of steps, else 0.7–2.2x; JPEG q60–95 on 60 % of steps."""
+def sample_trip(rng: random.Random, none_share: float = 0.2, jpeg_share: float = 0.6) -> Trip:
+    """A random trip: no resize on ``none_share`` of steps, else 0.7–2.2x; JPEG q60–95 on ``jpeg_share``."""
     factor = 1.0 if rng.random() < none_share else rng.uniform(0.7, 2.2)
-    quality = rng.uniform(60, 95) if rng.random() < 0.6 else 0.0
+    quality = rng.uniform(60, 95) if rng.random() < jpeg_share else 0.0
     return Trip(factor, quality)
 
 

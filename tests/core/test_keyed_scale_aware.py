@@ -119,7 +119,7 @@ def test_chroma_engine_stays_chroma_only_and_keyed():
     assert not torch.equal(a, b)
 
 
-def test_iterative_starts_from_the_keyed_generator():
+def test_iterative_starts_from_the_keyed_generator(shared_models):
     from rid_desktop.engines import create_engine
     from rid_desktop.engines.rid import RIDEngine
 
@@ -129,6 +129,28 @@ def test_iterative_starts_from_the_keyed_generator():
     assert torch.allclose(zero_steps, generator, atol=1e-6)
     refined = create_engine("iterative", steps=2, robust=False).protect(x, 8 / 255, seed=4)
     assert not torch.allclose(refined, generator) and (refined - x).abs().max() <= 8 / 255 + 1e-6
+
+
+def test_trip_shares_and_the_subtraction_weight_reach_the_objective():
+    import random
+
+    from rid_desktop.training.trip import Trip, TripWeights, keyed_trip_loss, sample_trip
+
+    rng = random.Random(0)
+    assert all(sample_trip(rng, none_share=1.0, jpeg_share=0.0) == Trip(1.0, 0.0) for _ in range(20))
+    trips = [sample_trip(rng, none_share=0.0, jpeg_share=1.0) for _ in range(20)]
+    assert all(t.factor != 1.0 and 60 <= t.quality <= 95 for t in trips)
+
+    torch.manual_seed(0)
+    net = PixelGenerator(GeneratorConfig(width=8, depth=2, key_channels=1))
+    encoder = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)])
+    x, eps = torch.rand(2, 3, 32, 32), torch.full((2,), 8 / 255)
+    losses = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)
+        loss, parts = keyed_trip_loss(net, encoder, x, eps, Trip(), TripWeights(subtraction=weight), 1)
+        losses.append(loss.item())
+    assert losses[1] - losses[0] == pytest.approx(parts["sub"], rel=1e-4, abs=1e-4)
 
 
 def test_chain_presets_parse_and_apply():
@@ -183,7 +205,8 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
                 "--threads", "1", "--steps", "2", "--holdout-every", "4",
                 "--lambda-visibility", "0.4", "--select-visibility", "0.5", "--trip-none-share", "0.5",
                 "--lambda-coherence", "2", "--select-coherence", "0.3",
-                "--lambda-peakiness", "3", "--select-peakiness", "0.5"])
+                "--lambda-peakiness", "3", "--select-peakiness", "0.5",
+                "--trip-jpeg-share", "0.9", "--lambda-subtraction", "0.25", "--select-clean", "1"])
     assert (run / "args.json").is_file() and (run / "generator.safetensors").is_file()
     train.main(["--resume", str(run), "--steps", "4"])
     log = [json.loads(line) for line in (run / "generator.log.jsonl").read_text().splitlines()]
