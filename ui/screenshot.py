@@ -70,7 +70,6 @@ def main(argv=None) -> int:
 
     from PIL import Image
     from PySide6.QtCore import QBuffer, QEventLoop, QIODevice
-    from PySide6.QtWidgets import QApplication
 
     from ui.app import create_application
     from ui.main_window import MainWindow

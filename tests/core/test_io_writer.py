@@ -5,8 +5,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import struct
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -99,7 +99,7 @@ def test_an_interrupted_download_resumes_from_where_it_stopped(tiny_vae, server,
     monkeypatch.setitem(registry.MODELS, tiny_vae.name, tiny_vae)
     log.clear()
     folder = models_api.install(tiny_vae.name)
-    assert log == [(f"/tiny-vae/diffusion_pytorch_model.safetensors", f"bytes={have}-")]  # only the rest
+    assert log == [("/tiny-vae/diffusion_pytorch_model.safetensors", f"bytes={have}-")]  # only the rest
     assert registry.locate(tiny_vae.name) == folder
     assert models_api.describe(tiny_vae.name).startswith("tiny-vae:")
 

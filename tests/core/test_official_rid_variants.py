@@ -73,8 +73,8 @@ def test_model_and_ema_prefers_ema_and_says_so(tmp_path):
     torch.save({"model": MODEL, "ema": EMA, "opt": {"param_groups": [{"lr": 1e-4}]}}, path)
     net = load_generator(str(path), "rid-compact-pixel")
     assert same_weights(net, EMA)
-    assert net.weights_note == (f"train.pt: official RID checkpoint, ema weights "
-                                f"(the file also holds: model; choose with train.pt:model)")
+    assert net.weights_note == ("train.pt: official RID checkpoint, ema weights "
+                                "(the file also holds: model; choose with train.pt:model)")
     chosen = load_generator(f"{path}:model", "rid-compact-pixel")
     assert same_weights(chosen, MODEL) and chosen.weights_note.startswith("train.pt: official RID checkpoint, model")
     assert same_weights(load_generator(f"{path}:ema", "rid-compact-pixel"), EMA)
