@@ -21,6 +21,10 @@ A **coherence** term keeps it from doing so with long straight lines (which the 
 where the contrast model says they are faint: the first visibility-only run drew thin diagonal lines),
 and a **peakiness** term keeps the change from being periodic at all (the coherence-trained run drew a
 cross-hatch: locally isotropic, still bands across the photo).
+
+An optional **distillation** term (as RID trains its generator) pulls the network's change towards a
+per-photo target: its own change for the same key, refined by a few PGD steps through the same trip.
+The target starts from the key's change, so distillation keeps the keys apart.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from kornia.enhance import jpeg_codec_differentiable
 from torch import nn
 
 from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
+from rid_desktop.engines.generator_net import cap_rms
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -94,8 +99,35 @@ class TripWeights:
     view_scale_max: float = 4.0  # viewing magnification sampled log-uniformly in [1, this]
     coherence: float = 0.0  # weight of the stripe coherence of the change (long straight lines); 0 = off
     peakiness: float = 0.0  # weight of the change's energy share in its top 1 % frequencies (periodic bands)
+    distill: float = 0.0  # weight of the distance to a PGD-refined target of the same key; 0 = off
+    distill_steps: int = 4  # PGD steps that refine the target
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
+
+
+def refine_target(encoder: nn.Sequential, x: torch.Tensor, delta: torch.Tensor, eps: torch.Tensor, trip: Trip,
+                  steps: int, rms_cap: float, feature_weight: float = 0.5) -> torch.Tensor:
+    """A per-photo distillation target: ``delta`` improved by ``steps`` signed-gradient steps.
+
+    Each step maximises the same latent + feature distance after ``trip`` as the direct objective and
+    then projects back onto what the generator may write: L-inf ``eps``, the [0, 1] pixel range and
+    the rms cap. Shape: x, delta (B, 3, H, W); eps (B,). Returns a detached tensor like ``delta``.
+    """
+    e = eps.reshape(-1, 1, 1, 1)
+    with torch.no_grad():
+        ref_feat, ref_lat = encode_with_features(encoder, trip(x))
+    target = delta.detach().clone()
+    for _ in range(steps):
+        target.requires_grad_(True)
+        feat, lat = encode_with_features(encoder, trip((x + target).clamp(0, 1)))
+        gain = (torch.log((lat - ref_lat).pow(2).flatten(1).mean(1) + 1e-6)
+                + feature_weight * torch.log((feat - ref_feat).pow(2).flatten(1).mean(1) + 1e-8))
+        grad, = torch.autograd.grad(gain.sum(), target)
+        with torch.no_grad():
+            target = torch.maximum(torch.minimum(target + e / 4 * grad.sign(), e), -e)
+            target = (x + target).clamp(0, 1) - x
+            target = cap_rms(target, e, rms_cap) if rms_cap else target
+    return target.detach()
 
 
 def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps: torch.Tensor, trip: Trip,
@@ -140,6 +172,12 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
             + weights.cross * loss_cross + weights.raw * raw_penalty)
     parts = {"adv": loss_adv.item(), "sub": loss_sub.item(), "key_cos": key_cos.mean().item(),
              "cross_cos": cross_cos.mean().item()}
+    if weights.distill:
+        cap = float(getattr(getattr(net, "config", None), "rms_cap", 0.0) or 0.0)
+        target = refine_target(encoder, x, delta[:b], eps, trip, weights.distill_steps, cap, weights.feature)
+        distance = (delta[:b] - target).pow(2).flatten(1).mean(1) / eps.pow(2)
+        loss = loss + weights.distill * distance.mean()
+        parts["distill"] = distance.mean().item()
     if weights.visibility:
         view = float(torch.empty(()).uniform_(0.0, float(torch.tensor(weights.view_scale_max).log())).exp())
         vis = visibility_ratio(delta, xx, ee, upsample=view)

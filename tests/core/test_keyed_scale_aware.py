@@ -153,6 +153,36 @@ def test_trip_shares_and_the_subtraction_weight_reach_the_objective():
     assert losses[1] - losses[0] == pytest.approx(parts["sub"], rel=1e-4, abs=1e-4)
 
 
+def test_distillation_target_is_stronger_and_stays_writable():
+    """The PGD-refined target must beat the change it starts from and obey L-inf, pixel range and rms cap."""
+    from rid_desktop.training.trip import Trip, TripWeights, encode_with_features, keyed_trip_loss, refine_target
+
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)])
+    x, eps = torch.rand(2, 3, 32, 32), torch.full((2,), 8 / 255)
+    start = (torch.rand_like(x) - 0.5) * 0.2 * eps.reshape(-1, 1, 1, 1)
+
+    def latent_gain(delta):
+        with torch.no_grad():
+            return (encode_with_features(encoder, x + delta)[1] - encode_with_features(encoder, x)[1]).pow(2).sum()
+
+    target = refine_target(encoder, x, start, eps, Trip(), steps=4, rms_cap=0.55)
+    assert not target.requires_grad
+    assert target.abs().max() <= eps[0] + 1e-6
+    assert ((x + target) >= -1e-6).all() and ((x + target) <= 1 + 1e-6).all()
+    assert target.pow(2).flatten(1).mean(1).sqrt().max() <= 0.55 * eps[0] + 1e-6
+    assert latent_gain(target) > 4 * latent_gain(start)
+
+    net = PixelGenerator(GeneratorConfig(width=8, depth=2, key_channels=1, rms_cap=0.55))
+    losses = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)
+        loss, parts = keyed_trip_loss(net, encoder, x, eps, Trip(), TripWeights(distill=weight), 1)
+        losses.append(loss.item())
+    assert parts["distill"] > 0
+    assert losses[1] - losses[0] == pytest.approx(parts["distill"], rel=1e-4, abs=1e-4)
+
+
 def test_chain_presets_parse_and_apply():
     from rid_desktop.training.trip_eval import parse_chain
 
@@ -206,12 +236,14 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
                 "--lambda-visibility", "0.4", "--select-visibility", "0.5", "--trip-none-share", "0.5",
                 "--lambda-coherence", "2", "--select-coherence", "0.3",
                 "--lambda-peakiness", "3", "--select-peakiness", "0.5",
-                "--trip-jpeg-share", "0.9", "--lambda-subtraction", "0.25", "--select-clean", "1"])
+                "--trip-jpeg-share", "0.9", "--lambda-subtraction", "0.25", "--select-clean", "1",
+                "--lambda-distill", "1", "--distill-steps", "1"])
     assert (run / "args.json").is_file() and (run / "generator.safetensors").is_file()
     train.main(["--resume", str(run), "--steps", "4"])
     log = [json.loads(line) for line in (run / "generator.log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4]
-    assert {"l2_clean", "l2_trip", "l2_subtracted", "key_cos", "cross_cos", "vis", "vis1", "vis4", "coh", "peak"} <= set(log[-1])
+    assert {"l2_clean", "l2_trip", "l2_subtracted", "key_cos", "cross_cos", "vis", "vis1", "vis4", "coh", "peak",
+            "distill"} <= set(log[-1])  # the resumed run kept the saved options, distillation included
     assert 0 < log[-1]["vis"] < 10  # the visibility term took part in the loss
     config = read_generator_config(run / "generator.safetensors")
     assert config.key_channels == 1 and config.work_size == 512
