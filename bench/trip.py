@@ -29,7 +29,7 @@ import torch
 
 from rid_desktop.engines.dwt_chroma import DWTChromaEngine
 from rid_desktop.engines.rid import RIDEngine
-from rid_desktop.models.surrogates import load_encoder
+from rid_desktop.models.surrogates import load_decoder, load_encoder
 from rid_desktop.training.data import list_images
 from rid_desktop.training.trip_eval import load_photo, measure_photo, parse_chain, summarize_trip, trip_table
 
@@ -62,9 +62,11 @@ SECTIONS = {
 
 def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: float, log=print,
         pixel: str | None = None, sections=("native", "camera"), every: int = 1, out: Path | None = None,
-        candidates=(), chroma: bool = True, shipped: bool = True) -> str:
-    """The tables of ``sections``; each is appended to ``out`` as soon as it is measured."""
+        candidates=(), chroma: bool = True, shipped: bool = True, decoded: bool = False) -> str:
+    """The tables of ``sections``; each is appended to ``out`` as soon as it is measured.
+    ``decoded``: add the decoder-side damage columns (TAEF2 decoder; a transfer proxy)."""
     encoder = load_encoder()
+    decoder = load_decoder() if decoded else None
     built = engines(previous_pixel, pixel, candidates, chroma, shipped)
     paths = list_images(folder)[::every][:limit]
     tables = []
@@ -77,7 +79,7 @@ def run(folder: Path, previous_pixel: str | None, limit: int | None, eps255: flo
             x = load_photo(path, upscale)
             for label, (engine, chroma) in built.items():
                 rows.append(measure_photo(engine, path.name, label, x, eps255 / 255, parsed, encoder,
-                                          seed=1000 * i, attacks=attacks, chroma=chroma))
+                                          seed=1000 * i, attacks=attacks, chroma=chroma, decoder=decoder))
             log(f"[{title[:12]}] {i + 1}/{len(paths)} {path.name} ({time.time() - started:.0f} s)")
         tables.append(trip_table(summarize_trip(rows, chains), chains, title=f"{title} ({len(paths)} photos)"))
         if out is not None:
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--candidate", action="append", default=[],
                    help="also evaluate this newly trained pixel generator file (repeatable)")
     p.add_argument("--no-chroma", action="store_true", help="leave out the chroma engine rows")
+    p.add_argument("--decoded", action="store_true",
+                   help="add decoder-side damage columns (TAEF2 decoder output; a transfer proxy)")
     p.add_argument("--no-shipped", action="store_true", help="leave out the shipped generator's row")
     p.add_argument("--photo", type=int, default=0, help="--crops: index of the photo (sorted) to crop")
     p.add_argument("--limit", type=int, default=None)
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     print(run(args.folder, args.previous_pixel, args.limit, args.eps, pixel=args.pixel, sections=sections,
               every=args.every, out=args.out, candidates=args.candidate, chroma=not args.no_chroma,
-              shipped=not args.no_shipped))
+              shipped=not args.no_shipped, decoded=args.decoded))
     return 0
 
 

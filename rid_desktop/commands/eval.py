@@ -23,6 +23,8 @@ def register(subparsers) -> None:
                         "attacks, key and cross-photo cosine (L2 latent ratio first, MSE ratio second)")
     p.add_argument("--upscale-mp", type=float, default=0,
                    help="with --chain: bicubic-upscale each photo to about this many megapixels first (e.g. 12)")
+    p.add_argument("--decoded", action="store_true",
+                   help="with --chain: also score what the TAEF2 decoder gives back (decoder-side damage, a transfer proxy)")
     p.add_argument("--no-attacks", action="store_true", help="with --chain: skip the subtraction attacks")
     p.add_argument("-o", "--out", default="eval-report", help="output folder for eval.csv/.md/.png")
     p.set_defaults(handler=run)
@@ -73,7 +75,8 @@ def _run_trip(args, folder, engines, strengths) -> int:
     for c in args.chain:
         chains += list(DEFAULT_CHAINS) if c == "default" else [c]
     rows = evaluate_trip(folder, engines=engines, strengths=strengths, chains=tuple(chains),
-                         upscale_mp=args.upscale_mp, limit=args.limit, attacks=not args.no_attacks)
+                         upscale_mp=args.upscale_mp, limit=args.limit, attacks=not args.no_attacks,
+                         decoded=args.decoded)
     title = f"photos upscaled to ~{args.upscale_mp:g} MP" if args.upscale_mp else "photos at native size"
     table = trip_table(summarize_trip(rows, tuple(chains)), tuple(chains), title=title)
     out = Path(args.out)

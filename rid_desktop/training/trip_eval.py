@@ -13,6 +13,9 @@ Scored the way issue 15 defines it, on 8-bit files as saved and on whole photos 
   the same sign noise, at 100 % and fitted to a 1600 px screen (1.0 = as visible as the noise), and
   how **periodic** the change is as fitted to that screen: the energy share of its strongest 1 % of
   spatial frequencies (bands and cross-hatches ~0.7, random noise ~0.04).
+* optionally, **decoder-side damage** (a transfer proxy): the same L2 ratio on what the autoencoder
+  gives back, ``||D(E(c(x'))) - D(E(c(x)))|| / ||D(E(c(n))) - D(E(c(x)))||`` — whether the latent
+  damage reaches the image an img2img or VAE round trip returns, or falls where the decoder ignores it.
 
 Chains are named presets joined by commas, applied left to right with real codecs (Pillow):
 ``none``, ``jpeg:Q`` (4:2:0, as social networks save), ``down:L`` (long side to L px, Lanczos),
@@ -129,6 +132,7 @@ class TripRow:
     ssim: float
     l2: dict[str, float] = field(default_factory=dict)  # chain -> L2 ratio vs noise
     mse: dict[str, float] = field(default_factory=dict)  # chain -> MSE ratio vs noise
+    decoded: dict[str, float] = field(default_factory=dict)  # chain -> L2 ratio of the decoded images
     l2_subtracted: float = float("nan")
     l2_avg_subtracted: float = float("nan")
     key_cos: float = float("nan")
@@ -150,6 +154,15 @@ def _ratio(encoder, chain, x_img, y_img, n_img) -> tuple[float, float]:
     d_n = (_encode(encoder, chain(n_img)) - ref).norm().item()
     r = d_y / max(d_n, 1e-12)
     return r, r * r
+
+
+def _decoded_ratio(encoder, decoder, chain, x_img, y_img, n_img) -> float:
+    """L2 ratio of the decoded images (what a VAE round trip returns), protected vs noise."""
+    with torch.no_grad():
+        ref = decoder(_encode(encoder, chain(x_img)))
+        d_y = (decoder(_encode(encoder, chain(y_img))) - ref).norm().item()
+        d_n = (decoder(_encode(encoder, chain(n_img))) - ref).norm().item()
+    return d_y / max(d_n, 1e-12)
 
 
 def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -188,8 +201,11 @@ def _visibility(x_img: Image.Image, y_img: Image.Image, n_img: Image.Image) -> t
 
 
 def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, chains: dict, encoder, *,
-                  seed: int, attacks: bool, max_encode_side: int = 2048, chroma: bool = False) -> TripRow:
+                  seed: int, attacks: bool, max_encode_side: int = 2048, chroma: bool = False,
+                  decoder=None) -> TripRow:
     """All figures for one photo under one engine and budget (see the module docstring).
+
+    ``decoder``: also measure decoder-side damage through every chain (the autoencoder's decoder).
 
     ``chroma``: the baseline is chroma-only random noise of the same budget (a chroma engine is
     compared with what random colour noise does).
@@ -212,6 +228,8 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
         if label == "none" and max(x.shape[-2:]) > max_encode_side:
             continue  # a camera-size photo is never fed to an AI at native size
         row.l2[label], row.mse[label] = _ratio(encoder, chain, x_img, y_img, n_img)
+        if decoder is not None:
+            row.decoded[label] = _decoded_ratio(encoder, decoder, chain, x_img, y_img, n_img)
     row.centre_change = _centre(y - x)
     row.vis_100, row.vis_fit, row.stripes = _visibility(x_img, y_img, n_img)
     if attacks:
@@ -229,9 +247,11 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
 
 
 def evaluate_trip(folder: str | Path, *, engines, strengths=(8,), chains=DEFAULT_CHAINS, upscale_mp: float = 0,
-                  limit: int | None = None, attacks: bool = True, seed: int = 0, progress=print) -> list[TripRow]:
-    """Rows for every photo x engine x budget. Engines are built like ``eval``'s (``NAME[:MODEL]``)."""
-    from rid_desktop.models.surrogates import load_encoder
+                  limit: int | None = None, attacks: bool = True, seed: int = 0, progress=print,
+                  decoded: bool = False) -> list[TripRow]:
+    """Rows for every photo x engine x budget. Engines are built like ``eval``'s (``NAME[:MODEL]``).
+    ``decoded``: also measure decoder-side damage (TAEF2 decoder)."""
+    from rid_desktop.models.surrogates import load_decoder, load_encoder
     from rid_desktop.training.data import list_images
     from rid_desktop.training.evaluate import CHROMA_ENGINES, build_engines
 
@@ -240,6 +260,7 @@ def evaluate_trip(folder: str | Path, *, engines, strengths=(8,), chains=DEFAULT
         raise UserError(f"no images found in {folder}")
     parsed = {c: parse_chain(c) for c in chains}
     encoder = load_encoder()
+    decoder = load_decoder() if decoded else None
     built = build_engines(engines)
     rows: list[TripRow] = []
     for i, path in enumerate(paths):
@@ -252,7 +273,7 @@ def evaluate_trip(folder: str | Path, *, engines, strengths=(8,), chains=DEFAULT
             for method, engine in built.items():
                 rows.append(measure_photo(engine, path.name, method, x, eps255 / 255, parsed, encoder,
                                           seed=seed + 1000 * i, attacks=attacks,
-                                          chroma=method.split("[", 1)[0] in CHROMA_ENGINES))
+                                          chroma=method.split("[", 1)[0] in CHROMA_ENGINES, decoder=decoder))
         if progress:
             progress(f"[{i + 1}/{len(paths)}] {path.name}")
     return rows
@@ -270,6 +291,9 @@ def summarize_trip(rows: list[TripRow], chains=DEFAULT_CHAINS) -> list[dict]:
             entry[f"l2[{c}]"] = statistics.mean(vals) if vals else float("nan")
             mvals = [r.mse[c] for r in group if c in r.mse]
             entry[f"mse[{c}]"] = statistics.mean(mvals) if mvals else float("nan")
+            dvals = [r.decoded[c] for r in group if c in r.decoded]
+            if dvals:
+                entry[f"decoded[{c}]"] = statistics.mean(dvals)
         for name in ("l2_subtracted", "l2_avg_subtracted", "key_cos", "vis_100", "vis_fit", "stripes", "seconds"):
             vals = [getattr(r, name) for r in group if not math.isnan(getattr(r, name))]
             entry[name] = statistics.mean(vals) if vals else float("nan")
@@ -285,6 +309,8 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
     head = ["method", "eps", "PSNR dB"] + [f"L2 (MSE) {c}" for c in chains] + [
         "L2 after subtraction", "L2 after 4-key avg. subtraction", "key cos", "cross-photo cos",
         "visible vs noise 100 % / fit", "periodic", "s/photo"]
+    decoded = [c for c in chains if any(f"decoded[{c}]" in s for s in summary)]
+    head += [f"decoded L2 {c}" for c in decoded]
     lines = ([f"**{title}**", ""] if title else []) + ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(v, fmt="{:.2f}"):
@@ -295,6 +321,7 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
         cells += [f"{f(s[f'l2[{c}]'])} ({f(s[f'mse[{c}]'])})" for c in chains]
         cells += [f(s["l2_subtracted"]), f(s["l2_avg_subtracted"]), f(s["key_cos"]), f(s["cross_cos"]),
                   f"{f(s['vis_100'])} / {f(s['vis_fit'])}", f(s["stripes"]), f(s["seconds"])]
+        cells += [f(s.get(f"decoded[{c}]", float("nan"))) for c in decoded]
         lines.append("| " + " | ".join(cells) + " |")
     n = max((s["n"] for s in summary), default=0)
     lines += ["", f"{n} photos. L2 ratio = ||E(x')-E(x)|| / ||E(n)-E(x)|| on TAEF2 latents vs random sign noise of "
@@ -302,5 +329,7 @@ def trip_table(summary: list[dict], chains=DEFAULT_CHAINS, title: str = "") -> s
               "brackets. Subtraction: clip(2y - protect(y)); 4-key: clip(y - mean_k(protect_k(y) - y)). "
               "Visible: eye-weighted change (contrast sensitivity at 40 px/degree, texture masking) over "
               "that of the same noise, at 100 % and fitted to 1600 px (lower = less seen). Periodic: "
-              "energy share of the change's top 1 % spatial frequencies, fitted to 1600 px (noise ~0.04)."]
+              "energy share of the change's top 1 % spatial frequencies, fitted to 1600 px (noise ~0.04)."
+              + (" Decoded: the same L2 ratio on the TAEF2 decoder's output, D(E(.)), a transfer proxy "
+                 "(does the latent damage reach the image a VAE round trip returns?)." if decoded else "")]
     return "\n".join(lines) + "\n"

@@ -183,6 +183,24 @@ def test_distillation_target_is_stronger_and_stays_writable():
     assert losses[1] - losses[0] == pytest.approx(parts["distill"], rel=1e-4, abs=1e-4)
 
 
+def test_decoded_ratio_scores_what_the_decoder_gives_back():
+    from rid_desktop.training.trip_eval import _decoded_ratio, to_pil
+
+    x = torch.full((1, 3, 16, 16), 128 / 255)  # on the 8-bit grid, so the files hold exactly these changes
+    signs = torch.sign(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)))
+    y, n = x + 10 / 255, x + 5 / 255 * signs
+    imgs = [to_pil(t) for t in (x, y, n)]
+    identity = torch.nn.Identity()
+    ratio = _decoded_ratio(identity, identity, lambda im: im, *imgs)
+    assert ratio == pytest.approx(2.0, rel=1e-3)  # an identity autoencoder: the pixel L2 ratio
+
+    def blind(z):  # a decoder that keeps only the mean colour: noise averages out, a flat shift does not
+        return z.mean(dim=(1, 2, 3), keepdim=True)
+
+    assert _decoded_ratio(identity, blind, lambda im: im, *imgs) > 5 * ratio
+    assert _decoded_ratio(identity, identity, lambda im: im, imgs[0], imgs[2], imgs[2]) == pytest.approx(1.0)
+
+
 def test_chain_presets_parse_and_apply():
     from rid_desktop.training.trip_eval import parse_chain
 
@@ -205,7 +223,7 @@ def test_eval_chain_reports_l2_first_and_the_attacks(tmp_path, make_rgb, shared_
     for i in range(2):
         Image.fromarray(make_rgb(96, 128, seed=i)).save(data / f"p{i}.png")
     code = main(["eval", str(data), "--engines", "rid", "--strengths", "8", "--chain", "none",
-                 "--chain", "jpeg:75", "-o", str(tmp_path / "out")])
+                 "--chain", "jpeg:75", "--decoded", "-o", str(tmp_path / "out")])
     assert code == 0
     table = (tmp_path / "out" / "trip.md").read_text()
     assert "L2 (MSE) none" in table and "L2 (MSE) jpeg:75" in table and "4-key" in table
@@ -218,6 +236,8 @@ def test_eval_chain_reports_l2_first_and_the_attacks(tmp_path, make_rgb, shared_
     seen_100, seen_fit = (float(v) for v in cells[header.index("visible vs noise 100 % / fit")].split(" / "))
     assert 0.05 < seen_100 < 5 and 0.05 < seen_fit < 5  # measured, not a placeholder
     assert 0 < float(cells[header.index("periodic")]) < 1
+    assert 0.05 < float(cells[header.index("decoded L2 none")]) < 20  # the decoder-side proxy was measured
+    assert 0.05 < float(cells[header.index("decoded L2 jpeg:75")]) < 20
     assert main(["eval", str(data), "--chain", "blur:2", "-o", str(tmp_path / "o2")]) == 2
 
 
