@@ -255,9 +255,8 @@ def main(argv: list[str] | None = None) -> None:
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = center_crops(held_out, 192, limit=16).to(device)
         weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
-                              coherence=args.lambda_coherence,
-                              peakiness=args.lambda_peakiness, distill=args.lambda_distill,
-                              distill_steps=args.distill_steps)
+                              coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
+                              distill=args.lambda_distill, distill_steps=args.distill_steps)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)
@@ -288,7 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         else:
             eps = torch.exp(torch.empty(x.shape[0], device=device).uniform_(lo, hi)) / 255
         if keyed:
-            loss, parts = keyed_trip_loss(net, encoder, x, eps, sample_trip(rng, args.trip_none_share, args.trip_jpeg_share), weights, config.key_channels)
+            trip = sample_trip(rng, args.trip_none_share, args.trip_jpeg_share)
+            loss, parts = keyed_trip_loss(net, encoder, x, eps, trip, weights, config.key_channels)
             for name, value in parts.items():
                 running_parts.setdefault(name, []).append(value)
         else:

@@ -38,6 +38,7 @@ from kornia.enhance import jpeg_codec_differentiable
 from torch import nn
 
 from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
+from rid_desktop.engines.base import project_linf
 from rid_desktop.engines.generator_net import cap_rms
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
@@ -105,6 +106,15 @@ class TripWeights:
     cross_cos_target: float = 0.05
 
 
+def trip_damage(feat: torch.Tensor, lat: torch.Tensor, ref_feat: torch.Tensor, ref_lat: torch.Tensor,
+                feature_weight: float) -> torch.Tensor:
+    """How much the encoder's view moved, per image (higher = more protection): log latent distance
+    plus ``feature_weight`` x log distance of the mid-level features (relative to their energy)."""
+    d_lat = (lat - ref_lat).pow(2).flatten(1).mean(1)
+    d_feat = (feat - ref_feat).pow(2).flatten(1).mean(1) / ref_feat.pow(2).flatten(1).mean(1).clamp_min(1e-6)
+    return torch.log(d_lat + 1e-6) + feature_weight * torch.log(d_feat + 1e-8)
+
+
 def refine_target(encoder: nn.Sequential, x: torch.Tensor, delta: torch.Tensor, eps: torch.Tensor, trip: Trip,
                   steps: int, rms_cap: float, feature_weight: float = 0.5) -> torch.Tensor:
     """A per-photo distillation target: ``delta`` improved by ``steps`` signed-gradient steps.
@@ -120,13 +130,11 @@ def refine_target(encoder: nn.Sequential, x: torch.Tensor, delta: torch.Tensor, 
     for _ in range(steps):
         target.requires_grad_(True)
         feat, lat = encode_with_features(encoder, trip((x + target).clamp(0, 1)))
-        gain = (torch.log((lat - ref_lat).pow(2).flatten(1).mean(1) + 1e-6)
-                + feature_weight * torch.log((feat - ref_feat).pow(2).flatten(1).mean(1) + 1e-8))
+        gain = trip_damage(feat, lat, ref_feat, ref_lat, feature_weight)
         grad, = torch.autograd.grad(gain.sum(), target)
         with torch.no_grad():
-            target = torch.maximum(torch.minimum(target + e / 4 * grad.sign(), e), -e)
-            target = (x + target).clamp(0, 1) - x
-            target = cap_rms(target, e, rms_cap) if rms_cap else target
+            target = project_linf(x, x + target + e / 4 * grad.sign(), e) - x
+            target = cap_rms(target, e, rms_cap)
     return target.detach()
 
 
@@ -157,10 +165,7 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     subtracted = (2 * first - again).clamp(0, 1)
 
     feat, lat = encode_with_features(encoder, trip(torch.cat([protected, subtracted])))
-    ref_feat3, ref_lat3 = ref_feat.repeat(3, 1, 1, 1), ref_lat.repeat(3, 1, 1, 1)
-    d_lat = (lat - ref_lat3).pow(2).flatten(1).mean(1)
-    d_feat = (feat - ref_feat3).pow(2).flatten(1).mean(1) / ref_feat3.pow(2).flatten(1).mean(1).clamp_min(1e-6)
-    adv = -torch.log(d_lat + 1e-6) - weights.feature * torch.log(d_feat + 1e-8)
+    adv = -trip_damage(feat, lat, ref_feat.repeat(3, 1, 1, 1), ref_lat.repeat(3, 1, 1, 1), weights.feature)
     loss_adv = adv[: 2 * b].mean()
     loss_sub = adv[2 * b:].mean()
 
@@ -173,8 +178,8 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     parts = {"adv": loss_adv.item(), "sub": loss_sub.item(), "key_cos": key_cos.mean().item(),
              "cross_cos": cross_cos.mean().item()}
     if weights.distill:
-        cap = float(getattr(getattr(net, "config", None), "rms_cap", 0.0) or 0.0)
-        target = refine_target(encoder, x, delta[:b], eps, trip, weights.distill_steps, cap, weights.feature)
+        target = refine_target(encoder, x, delta[:b], eps, trip, weights.distill_steps, net.config.rms_cap,
+                               weights.feature)
         distance = (delta[:b] - target).pow(2).flatten(1).mean(1) / eps.pow(2)
         loss = loss + weights.distill * distance.mean()
         parts["distill"] = distance.mean().item()

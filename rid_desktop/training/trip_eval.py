@@ -148,21 +148,20 @@ def _encode(encoder, img: Image.Image) -> torch.Tensor:
         return encoder(to_tensor(img))
 
 
-def _ratio(encoder, chain, x_img, y_img, n_img) -> tuple[float, float]:
-    ref = _encode(encoder, chain(x_img))
-    d_y = (_encode(encoder, chain(y_img)) - ref).norm().item()
-    d_n = (_encode(encoder, chain(n_img)) - ref).norm().item()
-    r = d_y / max(d_n, 1e-12)
-    return r, r * r
+def _ratio(encoder, chain, x_img, y_img, n_img, decoder=None) -> tuple[float, float, float]:
+    """(L2 ratio, MSE ratio, decoded L2 ratio) of y against the noise n, all three through ``chain``.
 
-
-def _decoded_ratio(encoder, decoder, chain, x_img, y_img, n_img) -> float:
-    """L2 ratio of the decoded images (what a VAE round trip returns), protected vs noise."""
-    with torch.no_grad():
-        ref = decoder(_encode(encoder, chain(x_img)))
-        d_y = (decoder(_encode(encoder, chain(y_img))) - ref).norm().item()
-        d_n = (decoder(_encode(encoder, chain(n_img))) - ref).norm().item()
-    return d_y / max(d_n, 1e-12)
+    Each image is chained and encoded once; with a ``decoder`` the same latents are decoded too (what
+    a VAE round trip returns), else the decoded ratio is NaN.
+    """
+    ref, lat_y, lat_n = (_encode(encoder, chain(im)) for im in (x_img, y_img, n_img))
+    r = (lat_y - ref).norm().item() / max((lat_n - ref).norm().item(), 1e-12)
+    decoded = float("nan")
+    if decoder is not None:
+        with torch.no_grad():
+            out_ref, out_y, out_n = decoder(ref), decoder(lat_y), decoder(lat_n)
+        decoded = (out_y - out_ref).norm().item() / max((out_n - out_ref).norm().item(), 1e-12)
+    return r, r * r, decoded
 
 
 def _cos(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -227,9 +226,9 @@ def measure_photo(engine, name: str, method: str, x: torch.Tensor, eps: float, c
     for label, chain in chains.items():
         if label == "none" and max(x.shape[-2:]) > max_encode_side:
             continue  # a camera-size photo is never fed to an AI at native size
-        row.l2[label], row.mse[label] = _ratio(encoder, chain, x_img, y_img, n_img)
+        row.l2[label], row.mse[label], decoded = _ratio(encoder, chain, x_img, y_img, n_img, decoder)
         if decoder is not None:
-            row.decoded[label] = _decoded_ratio(encoder, decoder, chain, x_img, y_img, n_img)
+            row.decoded[label] = decoded
     row.centre_change = _centre(y - x)
     row.vis_100, row.vis_fit, row.stripes = _visibility(x_img, y_img, n_img)
     if attacks:

@@ -184,21 +184,21 @@ def test_distillation_target_is_stronger_and_stays_writable():
 
 
 def test_decoded_ratio_scores_what_the_decoder_gives_back():
-    from rid_desktop.training.trip_eval import _decoded_ratio, to_pil
+    from rid_desktop.training.trip_eval import _ratio, to_pil
 
     x = torch.full((1, 3, 16, 16), 128 / 255)  # on the 8-bit grid, so the files hold exactly these changes
     signs = torch.sign(torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0)))
     y, n = x + 10 / 255, x + 5 / 255 * signs
     imgs = [to_pil(t) for t in (x, y, n)]
     identity = torch.nn.Identity()
-    ratio = _decoded_ratio(identity, identity, lambda im: im, *imgs)
+    ratio = _ratio(identity, lambda im: im, *imgs, decoder=identity)[2]
     assert ratio == pytest.approx(2.0, rel=1e-3)  # an identity autoencoder: the pixel L2 ratio
 
     def blind(z):  # a decoder that keeps only the mean colour: noise averages out, a flat shift does not
         return z.mean(dim=(1, 2, 3), keepdim=True)
 
-    assert _decoded_ratio(identity, blind, lambda im: im, *imgs) > 5 * ratio
-    assert _decoded_ratio(identity, identity, lambda im: im, imgs[0], imgs[2], imgs[2]) == pytest.approx(1.0)
+    assert _ratio(identity, lambda im: im, *imgs, decoder=blind)[2] > 5 * ratio
+    assert _ratio(identity, lambda im: im, imgs[0], imgs[2], imgs[2], decoder=identity)[2] == pytest.approx(1.0)
 
 
 def test_chain_presets_parse_and_apply():
