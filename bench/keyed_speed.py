@@ -8,7 +8,9 @@ measured in the same run, interleaved:
 * a 12 MP photo end to end (load JPEG, protect, write JPEG), each engine in a fresh process
   (`bench.worker`'s e2e case, the one `python -m bench` uses).
 
-Usage: ``python -m bench.keyed_speed [--repeats 5] [-o docs/benchmarks-keyed.md]``
+``--refined`` adds the ``refined`` engine (generator + a few PGD steps) to both, in the same run.
+
+Usage: ``python -m bench.keyed_speed [--repeats 5] [--refined] [-o docs/benchmarks-keyed.md]``
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ from rid_desktop.engines import create_engine
 EPS = 8 / 255
 
 
-def speed_512(repeats: int) -> dict[str, float]:
-    """Median seconds per 512x512 protect for both engines, interleaved so load hits both alike."""
+def speed_512(repeats: int, refined: bool = False) -> dict[str, float]:
+    """Median seconds per 512x512 protect for each engine, interleaved so load hits all alike."""
     image = inputs.to_tensor(inputs.photo_like(512, 512, seed=3))
     engines = {"rid": create_engine("rid"), "rid-previous-arch": previous_default_engine()}
+    if refined:
+        engines["refined"] = create_engine("refined")
     for engine in engines.values():
         engine.protect(image, EPS, seed=0)  # warm-up
     times: dict[str, list[float]] = {k: [] for k in engines}
@@ -44,11 +48,11 @@ def speed_512(repeats: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def end_to_end_12mp(workdir: Path, repeats: int) -> dict[str, float]:
+def end_to_end_12mp(workdir: Path, repeats: int, refined: bool = False) -> dict[str, float]:
     photo = workdir / "photo_4000x3000.jpg"
     inputs.write_jpeg(inputs.photo_like(3000, 4000, seed=1), photo)
     out = {}
-    for key in ("rid", "rid-previous-arch"):
+    for key in ("rid", "rid-previous-arch") + (("refined",) if refined else ()):
         res = run_worker({"case": "e2e", "engine": key, "path": str(photo), "out_dir": str(workdir / f"e2e_{key}"),
                           "repeats": repeats, "device": "cpu", "warmup_size": 1024, "official_arch": {}})
         if not res.get("ok"):
@@ -61,11 +65,12 @@ def end_to_end_12mp(workdir: Path, repeats: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.keyed_speed", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--refined", action="store_true", help="also time the refined engine (generator + PGD steps)")
     p.add_argument("-o", "--out", type=Path, default=None)
     args = p.parse_args(argv)
-    small = speed_512(args.repeats)
+    small = speed_512(args.repeats, args.refined)
     with tempfile.TemporaryDirectory(prefix="rid-keyed-speed-") as tmp:
-        big = end_to_end_12mp(Path(tmp), max(1, args.repeats // 2))
+        big = end_to_end_12mp(Path(tmp), max(1, args.repeats // 2), args.refined)
     lines = [
         "| case | shipped generator | previous default (same run) | ratio | target |",
         "|---|---|---|---|---|",
@@ -76,6 +81,15 @@ def main(argv: list[str] | None = None) -> int:
         f"| 12 MP peak memory (fresh process) | {big['rid:peak_rss_mib']:.0f} MiB | "
         f"{big['rid-previous-arch:peak_rss_mib']:.0f} MiB | "
         f"{big['rid:peak_rss_mib'] / big['rid-previous-arch:peak_rss_mib']:.2f}x | |",
+    ]
+    if args.refined:
+        lines += [
+            f"| refined engine, 512x512 protect | {small['refined']:.3f} s | {small['rid-previous-arch']:.3f} s | "
+            f"{small['refined'] / small['rid-previous-arch']:.2f}x | (no target: the strong option) |",
+            f"| refined engine, 12 MP end to end | {big['refined']:.2f} s | {big['rid-previous-arch']:.2f} s | "
+            f"{big['refined'] / big['rid-previous-arch']:.2f}x | |",
+        ]
+    lines += [
         "",
         f"torch threads: {torch.get_num_threads()}; repeats: {args.repeats} (12 MP: {max(1, args.repeats // 2)}).",
     ]

@@ -20,6 +20,7 @@ from torch import nn
 
 from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_linf, register_engine, resolve_seed
 from rid_desktop.engines.chroma_ops import apply_chroma_bands
+from rid_desktop.engines.generator_net import cap_rms
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
 from rid_desktop.engines.tiling import tiled_delta
 from rid_desktop.engines.working_scale import to_native_scale, to_working_scale
@@ -38,6 +39,7 @@ def pgd_attack(
     seed: int = 0,
     progress: ProgressFn | None = None,
     init: torch.Tensor | None = None,
+    rms_cap: float = 0.0,
 ) -> torch.Tensor:
     """Maximise ``objective`` within the L-inf ball (pixel) or the chroma sub-band box (dwt).
 
@@ -50,6 +52,8 @@ def pgd_attack(
         robust: sample a random JPEG/resize wash each step (expectation over transformation).
         progress: called as (step, steps); may raise Cancelled.
         init: starting change in pixel space (B, 3, H, W), e.g. a generator's; overrides random_start.
+        rms_cap: pixel space only: after every step, scale each change down to rms <= rms_cap * eps
+            (PSNR >= -20 log10(rms_cap * eps), the generator's visibility guarantee); 0 = the whole box.
 
     Returns:
         Protected image (B, 3, H, W).
@@ -77,6 +81,8 @@ def pgd_attack(
     var = (torch.rand(var_shape, generator=gen) * 2 - 1).to(image) * (scale * start)
     if init is not None and space == "pixel":
         var = init.to(image).clamp(-eps, eps)
+    if rms_cap and space == "pixel":
+        var = cap_rms(var, eps, rms_cap)
     clean_refs = objective.reference(image)
     for step in range(steps):
         aug = sample_augmentation(rng) if robust else Augmentation("none")
@@ -87,6 +93,8 @@ def pgd_attack(
             (grad,) = torch.autograd.grad(loss, var)
         with torch.no_grad():
             var = (var + alpha * scale * grad.sign()).clamp(-scale, scale)
+            if rms_cap and space == "pixel":
+                var = cap_rms(var, eps, rms_cap)
         if progress:
             progress(step + 1, steps)
     with torch.no_grad():
@@ -99,11 +107,6 @@ def _default_encoders(device: torch.device) -> list[nn.Module]:
     return [load_encoder(device=device)]
 
 
-@register_engine(
-    "iterative",
-    "Maximum (iterative, slow)",
-    "Optimises the perturbation against the image encoder for each photo: strongest, minutes per photo.",
-)
 class IterativeEngine:
     """PGD per tile. ``encoders`` defaults to the TAEF2 surrogate; pass several to ensemble, or name them
     with ``targets`` (e.g. ``["sd-vae-ft-mse"]`` for a PhotoGuard-style attack on the full SD encoder)."""
@@ -114,7 +117,8 @@ class IterativeEngine:
     def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 20, step_size: float | None = None,
                  random_start: bool = True, space: str | None = None, robust: bool = True,
                  encoders: Sequence[nn.Module] | None = None, tile: int = 512, overlap: int = 32,
-                 targets: Sequence[str] | None = None, work_size: int = 1024, start_from_generator: bool = True):
+                 targets: Sequence[str] | None = None, work_size: int = 1024, start_from_generator: bool = True,
+                 rms_cap: float = 0.0):
         self.device = torch.device(device)
         if not encoders and targets:  # by name: "taef2", an installed full-size VAE ("sd-vae-ft-mse"), a folder
             from rid_desktop.models.surrogates import load_target_encoders
@@ -123,7 +127,7 @@ class IterativeEngine:
         self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device))
         self.steps, self.step_size, self.random_start = steps, step_size, random_start
         self.space, self.robust, self.tile, self.overlap = space or self.default_space, robust, tile, overlap
-        self.work_size = work_size
+        self.work_size, self.rms_cap = work_size, rms_cap
         self.generator = None
         if start_from_generator and self.space == "pixel":
             from rid_desktop.engines.rid import RIDEngine
@@ -154,7 +158,7 @@ class IterativeEngine:
 
             out = pgd_attack(tiles, self.objective, eps, steps=self.steps, step_size=self.step_size,
                              random_start=self.random_start, space=self.space, robust=self.robust,
-                             seed=seed + index, progress=step_progress, init=init)
+                             seed=seed + index, progress=step_progress, init=init, rms_cap=self.rms_cap)
             return torch.nn.functional.pad(out - tiles, (0, 0, 0, 0, 0, stacked.shape[1] - channels))
 
         from rid_desktop.engines.tiling import tile_starts
@@ -170,6 +174,37 @@ class IterativeEngine:
         else:
             protected = project_linf(original, original + delta, eps)
         return protected.detach().to(image.device, image.dtype)
+
+
+class RefinedEngine(IterativeEngine):
+    """The keyed generator's change plus four PGD steps at the working scale, under the generator's own
+    rms cap. Why: a feed-forward network reaches about half of what a per-photo optimum does as written
+    (1.3x against 2.3x sign noise at 35 dB on the evaluation photos); four steps from its change close
+    most of that gap without using more of the visibility budget than the default does (PSNR >= 35 dB
+    at 8/255), at a few seconds per photo instead of the minutes "Maximum" takes."""
+
+    name = "refined"
+
+    def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 4, step_size: float | None = 0.25,
+                 robust: bool = False, encoders: Sequence[nn.Module] | None = None, tile: int = 512,
+                 overlap: int = 32, targets: Sequence[str] | None = None, work_size: int = 1024):
+        super().__init__(device, steps=steps, step_size=step_size, robust=robust, encoders=encoders, tile=tile,
+                         overlap=overlap, targets=targets, work_size=work_size)
+        self.rms_cap = getattr(getattr(self.generator.net, "config", None), "rms_cap", 0.0)
+
+
+# Menus list engines in registration order: the strong option before the slow maximum.
+register_engine(
+    "refined",
+    "Strong (generator + refinement)",
+    "The generator's change refined by a few optimisation steps for each photo, at the generator's visibility: "
+    "seconds per photo.",
+)(RefinedEngine)
+register_engine(
+    "iterative",
+    "Maximum (iterative, slow)",
+    "Optimises the perturbation against the image encoder for each photo: strongest, minutes per photo.",
+)(IterativeEngine)
 
 
 @register_engine(

@@ -163,3 +163,36 @@ def test_iterative_chroma_only_moves_cb_cr_sub_bands():
     assert change[:, 1:].max() > 0.2 * EPS
     assert (rgb_to_ycbcr(protected)[:, 1] - rgb_to_ycbcr(x)[:, 1]).abs().max() <= CB_LIMIT * EPS + 1e-4
     assert (rgb_to_ycbcr(protected)[:, 2] - rgb_to_ycbcr(x)[:, 2]).abs().max() <= CR_LIMIT * EPS + 1e-4
+
+
+def test_an_rms_cap_keeps_every_step_at_the_generators_visibility():
+    """``rms_cap`` bounds the change's energy after every step (a PSNR floor), not only its L-inf."""
+    enc = tiny_encoder(6)
+    objective = SurrogateObjective([enc])
+    x = image(24, 24)
+
+    def rms(y):
+        return float((y - x).pow(2).mean().sqrt())
+
+    free = pgd_attack(x, objective, EPS, steps=6, random_start=True, seed=2)
+    capped = pgd_attack(x, objective, EPS, steps=6, random_start=True, seed=2, rms_cap=0.55)
+    assert rms(free) > 0.7 * EPS  # sign steps fill the box
+    assert rms(capped) <= 0.55 * EPS + 1e-6
+    assert (capped - x).abs().max() <= EPS + 1e-6
+    assert distortion(enc, capped, x) > 2 * distortion(enc, sign_noise(x), x)
+
+
+def test_refined_engine_refines_the_generators_change_within_its_rms_cap():
+    """``refined`` = the keyed generator's change + a few PGD steps, never more visible than the generator."""
+    enc = tiny_encoder(7)
+    x = image(40, 48, seed=3)
+    refined = create_engine("refined", encoders=[enc])
+    generator = refined.generator
+    cap = generator.net.config.rms_cap
+    assert refined.steps == 4 and cap > 0 and refined.rms_cap == cap
+    start = generator.protect(x, EPS, seed=9)
+    y = refined.protect(x, EPS, seed=9)
+    assert (y - x).abs().max() <= EPS + 1e-6
+    assert float((y - x).pow(2).mean().sqrt()) <= cap * EPS * 1.02  # bicubic back to native size: ~equal
+    assert distortion(enc, y, x) > 1.5 * distortion(enc, start, x)
+    assert not torch.equal(y, refined.protect(x, EPS, seed=10))  # keyed like the generator it starts from
