@@ -6,6 +6,7 @@ within one engine tile or check step when the job is cancelled or superseded.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def ai_view(ctx: JobContext, result: PreviewResult, measure_with: str | None = N
     view_o, view_p, score = ai_view_pair(result.original, result.protected, encoder, decoder)
     ctx.check()
     noise = protection_score(random_sign_noise(result.original, result.eps), result.original, encoder)
-    ratio = float(score[0]) / max(float(noise[0]), 1e-12)
+    ratio = math.sqrt(float(score[0]) / max(float(noise[0]), 1e-12))  # the L2 latent ratio
     verdict, why = protection_verdict(ratio)
     explanation = (f"{verdict} protection: {why}. Left: what the AI rebuilds from the original; right: "
                    f"from the protected copy (the more they differ, the better). Measured on the preview "

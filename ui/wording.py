@@ -16,9 +16,10 @@ STRENGTH_WORDS = (
     (32, "Very high", "visible on a close look"),
 )
 
-# Protection strength as a multiple of what random noise of the same size does to the AI's view.
-STRONG_RATIO = 2.5
-SOME_RATIO = 1.5
+# Protection strength as a multiple of what random noise of the same size does to the AI's view, in
+# the L2 latent ratio ||E(x') - E(x)|| / ||E(noise) - E(x)|| (the project's one headline metric).
+STRONG_RATIO = 1.6
+SOME_RATIO = 1.2
 
 CHECK_NAMES = {
     "jpeg": "Re-saved as JPEG",
@@ -60,7 +61,8 @@ TOOLTIPS = {
     "linf": "Largest change of any pixel value, in 255ths. The protection itself never goes above the strength "
             "you chose; measured on a JPEG file it also includes the file's own encoding changes.",
     "meter": "How much the protection disturbs what an image AI sees, compared with random noise of "
-             f"the same strength. Strong = {STRONG_RATIO:g}× noise or more; Some = {SOME_RATIO:g}×; "
+             "the same strength (distance between the AI's encodings, the L2 latent ratio). "
+             f"Strong = {STRONG_RATIO:g}× noise or more; Some = {SOME_RATIO:g}×; "
              "below that the AI is barely more disturbed than by noise.",
     "heat": "Where the change went: dark = unchanged, bright = the largest change allowed by the strength.",
     "strength": "The largest change allowed per pixel value. Stronger protects more but may become "

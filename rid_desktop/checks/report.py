@@ -4,17 +4,21 @@ For each purifier P we compare three images, all purified the same way (same see
 the original x, the protected copy x' and a *random-noise* copy x_n = x + eps * sign(n) with the
 same L-inf budget. The protection score is the surrogate's latent distortion
 ``S(a) = mean((E(P(a)) - E(P(x)))^2)`` (:mod:`rid_desktop.checks.ai_view`). Raw scores have no
-intuitive unit, so the report divides by what noise of the same budget achieves:
-``ratio = S(x') / S(x_n)``. A ratio of 1 means "the AI is no more disturbed than by random noise";
-engines aim far higher.
+intuitive unit, so the report compares with what noise of the same budget achieves, in the project's
+one headline metric, the **L2 latent ratio** ``ratio = ||E(x') - E(x)|| / ||E(x_n) - E(x)|| =
+sqrt(S(x') / S(x_n))``; the MSE ratio ``S(x') / S(x_n)`` (its square) is kept as a second figure.
+A ratio of 1 means "the AI is no more disturbed than by random noise"; engines aim far higher.
+``kept`` is the share of the L2 latent distortion left after the clean-up, ``sqrt(S_after / S_before)``.
 
 Verdicts (thresholds in :class:`VerdictThresholds`, also written into the JSON):
 
-- **removed**: ``ratio_after < 1.25`` (no better than random noise after clean-up: a second random
-  draw already scores 1 +- 0.1 on a small crop), or less than 10 % of the latent distortion is left
-  (``kept < 0.10``);
-- **survives**: ``ratio_after >= 1.5`` *and* ``kept >= 0.5`` (clearly above what noise does after
-  the same clean-up, and at least half of the latent distortion left);
+- **removed**: ``ratio_after < 1.12`` (no better than random noise after clean-up: a second random
+  draw already scores 1 +- 0.05 on a small crop), or less than 32 % of the L2 latent distortion is
+  left (``kept < 0.32``);
+- **survives**: ``ratio_after >= 1.22`` *and* ``kept >= 0.71`` (clearly above what noise does after
+  the same clean-up, and half of the distortion's energy left);
+
+(These are the former MSE thresholds 1.25 / 0.10 / 1.5 / 0.5 in L2 terms, rounded.)
 - **weakened**: everything in between.
 
 Scores are computed on a centre crop of at most ``max_side`` pixels at native resolution, not on a
@@ -61,10 +65,10 @@ GRID_ROWS = ("original", "protected", "change", "ai view")
 class VerdictThresholds:
     """Where "survives" / "weakened" / "removed" start (see the module docstring)."""
 
-    survives_min_ratio: float = 1.5
-    survives_min_kept: float = 0.5
-    removed_max_ratio: float = 1.25
-    removed_max_kept: float = 0.10
+    survives_min_ratio: float = 1.22
+    survives_min_kept: float = 0.71
+    removed_max_ratio: float = 1.12
+    removed_max_kept: float = 0.32
 
     def verdict(self, ratio_after: float, kept: float) -> str:
         """Verdict from the ratio to noise after clean-up and the fraction of distortion kept."""
@@ -83,8 +87,9 @@ class PurifierResult:
         status: "ok", "model not configured" (or another reason it could not run), or "error".
         score: latent distortion of the purified protected copy (vs the purified original).
         noise_score: the same for the purified random-noise copy.
-        ratio: score / noise_score (1 = no better than noise).
-        kept: score / score before purification (fraction of the distortion that survives).
+        ratio: L2 latent ratio, sqrt(score / noise_score) (1 = no better than noise).
+        mse_ratio: score / noise_score, the same comparison in MSE terms (ratio squared).
+        kept: sqrt(score / score before purification): the share of the L2 latent distortion left.
         verdict: "survives" / "weakened" / "removed", None when it did not run.
         seconds: time spent purifying (three images).
     """
@@ -96,6 +101,7 @@ class PurifierResult:
     score: float | None = None
     noise_score: float | None = None
     ratio: float | None = None
+    mse_ratio: float | None = None
     kept: float | None = None
     verdict: str | None = None
     seconds: float = 0.0
@@ -138,7 +144,9 @@ class CheckReport:
             "noise_metrics": self.noise_metrics.to_dict(),
             "score_before": self.score_before,
             "noise_score_before": self.noise_score_before,
+            "metric": "L2 latent ratio vs random sign noise of the same L-inf (mse_ratio: its square)",
             "ratio_before": self.ratio_before,
+            "mse_ratio_before": self.ratio_before ** 2,
             "purifiers": [asdict(r) for r in self.results],
             "thresholds": asdict(self.thresholds),
             "info": dict(self.info),
@@ -162,16 +170,17 @@ class CheckReport:
         scorer = self.info.get("scored with")
         lines.append(
             f"AI disturbance before clean-up: {self.ratio_before:.2f}x random noise of the same budget "
-            f"(latent distortion {self.score_before:.4g} vs {self.noise_score_before:.4g}"
+            f"(L2 latent ratio; MSE ratio {self.ratio_before ** 2:.2f}: "
+            f"latent distortion {self.score_before:.4g} vs {self.noise_score_before:.4g}"
             f"{f'; encoder: {scorer}' if scorer else ''})"
         )
-        header = ("purifier", "x noise", "kept", "verdict")
+        header = ("purifier", "x noise (L2)", "MSE", "kept", "verdict")
         rows = [header]
         for r in self.results:
             if r.status != "ok":
-                rows.append((r.spec, "-", "-", r.message or r.status))
+                rows.append((r.spec, "-", "-", "-", r.message or r.status))
             else:
-                rows.append((r.spec, f"{r.ratio:.2f}", f"{100 * r.kept:.0f}%", r.verdict or "-"))
+                rows.append((r.spec, f"{r.ratio:.2f}", f"{r.mse_ratio:.2f}", f"{100 * r.kept:.0f}%", r.verdict or "-"))
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for i, row in enumerate(rows):
             lines.append("  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip())
@@ -325,7 +334,8 @@ def build_check_report(
             else:
                 result.score, result.noise_score = score, noise_score
                 result.ratio = _ratio(score, noise_score)
-                result.kept = score / score_before if score_before > 0 else 0.0
+                result.mse_ratio = result.ratio ** 2
+                result.kept = math.sqrt(score / score_before) if score_before > 0 else 0.0
                 result.verdict = thresholds.verdict(result.ratio, result.kept)
                 keep_images(purifier.spec, clean, prot)
         results.append(result)
@@ -384,7 +394,8 @@ def _shrink(image: torch.Tensor, side: int = THUMBNAIL_SIDE) -> torch.Tensor:
 
 
 def _ratio(score: float, noise_score: float) -> float:
-    return score / max(noise_score, 1e-12)
+    """The L2 latent ratio from two mean squared latent distortions (same latent size)."""
+    return math.sqrt(score / max(noise_score, 1e-12))
 
 
 def _as_batch(image: torch.Tensor) -> torch.Tensor:

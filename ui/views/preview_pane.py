@@ -27,7 +27,7 @@ from ui.views.robustness_bars import BarRow, RobustnessBars
 from ui.wording import TOOLTIPS
 
 CHECKS_IDLE = "Run the checks to see whether protection survives common clean-ups."
-METER_TOP_X10 = 50  # the meter is full at 5x what random noise does
+METER_TOP_X10 = 30  # the meter is full at 3x what random noise does (L2 latent ratio)
 
 
 def _progress_bar(name: str) -> QProgressBar:
