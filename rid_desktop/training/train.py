@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: weight of the distance to a PGD-refined target of the same key (0 = off)")
     p.add_argument("--distill-steps", type=int, default=TripWeights.distill_steps,
                    help="keyed: PGD steps that refine each distillation target")
+    p.add_argument("--distill-direction", action="store_true",
+                   help="keyed: distil the target's direction only (1 - cosine), not its amplitude")
     p.add_argument("--select-clean", type=float, default=0.0,
                    help="keyed: model selection multiplies the score by the held-out L2 ratio as written**this")
     for term, (what, _, floor) in LOOK_TERMS.items():
@@ -256,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
         val_images = center_crops(held_out, 192, limit=16).to(device)
         weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
                               coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
-                              distill=args.lambda_distill, distill_steps=args.distill_steps)
+                              distill=args.lambda_distill, distill_steps=args.distill_steps,
+                              distill_direction=args.distill_direction)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)

@@ -24,7 +24,10 @@ cross-hatch: locally isotropic, still bands across the photo).
 
 An optional **distillation** term (as RID trains its generator) pulls the network's change towards a
 per-photo target: its own change for the same key, refined by a few PGD steps through the same trip.
-The target starts from the key's change, so distillation keeps the keys apart.
+The target starts from the key's change, so distillation keeps the keys apart. A mean-squared pull
+shrank the change (the network cannot predict the target exactly, and the rms cap only limits from
+above), so ``distill_direction`` pulls on the direction alone (1 - cosine) and leaves the amplitude to
+the direct objective.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class TripWeights:
     peakiness: float = 0.0  # weight of the change's energy share in its top 1 % frequencies (periodic bands)
     distill: float = 0.0  # weight of the distance to a PGD-refined target of the same key; 0 = off
     distill_steps: int = 4  # PGD steps that refine the target
+    distill_direction: bool = False  # distil only the direction (1 - cosine), so the pull cannot shrink the change
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -180,7 +184,10 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     if weights.distill:
         target = refine_target(encoder, x, delta[:b], eps, trip, weights.distill_steps, net.config.rms_cap,
                                weights.feature)
-        distance = (delta[:b] - target).pow(2).flatten(1).mean(1) / eps.pow(2)
+        if weights.distill_direction:
+            distance = 1 - pairwise_cosine(delta[:b], target)
+        else:
+            distance = (delta[:b] - target).pow(2).flatten(1).mean(1) / eps.pow(2)
         loss = loss + weights.distill * distance.mean()
         parts["distill"] = distance.mean().item()
     if weights.visibility:

@@ -211,6 +211,31 @@ def test_distillation_target_is_stronger_and_stays_writable():
     assert losses[1] - losses[0] == pytest.approx(parts["distill"], rel=1e-4, abs=1e-4)
 
 
+def test_direction_distillation_ignores_amplitude(monkeypatch):
+    """The direction-only pull is 1 - cosine: a change half the target's size in its direction costs nothing."""
+    from rid_desktop.training import trip as trip_module
+    from rid_desktop.training.trip import Trip, TripWeights, keyed_trip_loss
+
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)])
+    x, eps = torch.rand(2, 3, 32, 32), torch.full((2,), 8 / 255)
+    net = PixelGenerator(GeneratorConfig(width=8, depth=2, key_channels=1, rms_cap=0.55))
+    seen = {}
+
+    def fake_target(encoder, x, delta, *args, **kwargs):
+        seen["delta"] = delta.detach()
+        return 2 * delta.detach()  # same direction, twice the size
+
+    monkeypatch.setattr(trip_module, "refine_target", fake_target)
+    for direction in (False, True):
+        torch.manual_seed(1)
+        _, parts = keyed_trip_loss(net, encoder, x, eps, Trip(),
+                                   TripWeights(distill=1.0, distill_direction=direction), 1)
+        seen[direction] = parts["distill"]
+    assert seen[False] > 0.0  # the mean-squared pull wants the change bigger
+    assert seen[True] == pytest.approx(0.0, abs=1e-5)  # the direction pull is already satisfied
+
+
 def test_decoded_ratio_scores_what_the_decoder_gives_back():
     from rid_desktop.training.trip_eval import _ratio, to_pil
 
