@@ -32,6 +32,16 @@ def _fmt(value: Any, digits: int = 2, unit: str = "") -> str:
     return str(value)
 
 
+def _l2(mse_ratio: Any) -> Any:
+    """The headline metric from a stored MSE ratio: the L2 latent ratio is its square root."""
+    return math.sqrt(mse_ratio) if isinstance(mse_ratio, (int, float)) and mse_ratio >= 0 else None
+
+
+def _protection(mse_ratio: Any) -> str:
+    """'L2 (MSE)': the L2 latent ratio first, the MSE ratio it comes from in brackets."""
+    return "n/a" if _l2(mse_ratio) is None else f"{_fmt(_l2(mse_ratio))} ({_fmt(mse_ratio)})"
+
+
 def _mib(value: Any) -> str:
     return "n/a" if value is None else f"{value / MIB:,.0f} MiB"
 
@@ -111,9 +121,9 @@ def target_rows(results: dict) -> list[list[str]]:
     prot_pgd = (speed.get(long_pgd, {}).get("protection") or {}).get("ratio_vs_noise")
     short_pgd = _pgd_short(results)
     prot_short = (speed.get(short_pgd, {}).get("protection") or {}).get("ratio_vs_noise")
-    rows.append(["...at comparable protection (TAEF2 latent distortion / same-budget random noise)",
-                 f"default {_fmt(prot)}x, {short_pgd.upper()} {_fmt(prot_short)}x, {long_pgd.upper()} "
-                 f"{_fmt(prot_pgd) + 'x' if prot_pgd is not None else 'not run (extrapolated)'}", "see below"])
+    rows.append(["...at comparable protection (L2 latent ratio vs same-L-inf sign noise on TAEF2; MSE ratio in brackets)",
+                 f"default {_protection(prot)}, {short_pgd.upper()} {_protection(prot_short)}, {long_pgd.upper()} "
+                 f"{_protection(prot_pgd) if prot_pgd is not None else 'not run (extrapolated)'}", "see below"])
     return rows
 
 
@@ -130,7 +140,7 @@ def speed_section(results: dict) -> list[str]:
         size = block.get("size")
         lines += [f"### Speed and protection at {size}x{size} ({device})", ""]
         header = ["engine", "s / image", "images/s", "CPU s", "GFLOP", f"x faster than {long_pgd.upper()}",
-                  f"x faster than {short_pgd.upper()}", "x faster than official RID", "protection (x noise)", "images", "runs"]
+                  f"x faster than {short_pgd.upper()}", "x faster than official RID", "protection: L2 x noise (MSE)", "images", "runs"]
         rows = []
         for key, e in block.get("subjects", {}).items():
             if not e.get("ok"):
@@ -140,11 +150,11 @@ def speed_section(results: dict) -> list[str]:
             prot = e.get("protection") or {}
             ratio = prot.get("ratio_vs_noise")
             if key == "dwt-chroma" and prot.get("ratio_vs_chroma_noise") is not None:
-                ratio_text = f"{_fmt(ratio)} ({_fmt(prot['ratio_vs_chroma_noise'])} vs chroma noise)"
+                ratio_text = f"{_protection(ratio)}; {_protection(prot['ratio_vs_chroma_noise'])} vs chroma noise"
             elif key == "official-rid-arch":
-                ratio_text = f"({_fmt(ratio)}, random weights)"
+                ratio_text = f"{_protection(ratio)}, random weights"
             else:
-                ratio_text = _fmt(ratio)
+                ratio_text = _protection(ratio)
             runs = str(e.get("repeats")) if not e.get("extrapolated") else "extrapolated*"
             name = f"**{key}**" if e.get("default") else key
             rows.append([name, _fmt(e.get("median_s"), 3), _fmt(e.get("images_per_s"), 3), _fmt(e.get("cpu_median_s"), 2),
@@ -338,9 +348,11 @@ def render_markdown(results: dict) -> str:
               "with 64 px stitched overlap exactly like the `rid` engine runs official checkpoints.",
               "- **GFLOP** per image from PyTorch's FLOP counter (convolutions, matrix products, attention); "
               "for PGD it is one clean encoder pass plus N times one attack step. It does not depend on the load.",
-              "- **Protection (x noise)**: TAEF2 encoder latent distortion `mean((E(x') - E(x))^2)` of each "
-              "engine's own timed outputs, divided by that of random sign noise with the same L-inf budget "
-              "(8/255) on the same photo, averaged over the photos it protected (column *images*). For "
+              "- **Protection: L2 x noise (MSE)**: the L2 latent ratio `||E(x') - E(x)|| / ||E(n) - E(x)||` on the "
+              "TAEF2 encoder, of each engine's own timed outputs against random sign noise `n` with the same "
+              "L-inf budget (8/255) on the same photo; in brackets the MSE ratio (its square, "
+              "`mean((E(x') - E(x))^2)` over that of the noise, averaged over the photos it protected, column "
+              "*images*; the L2 figure is its square root). For "
               "`dwt-chroma` the ratio against random noise confined to the same chroma sub-bands is shown "
               "too. The official architecture has random weights, so its figure only shows what an untrained "
               "network does.",
@@ -381,7 +393,7 @@ def write_plot(results: dict, path: Path) -> bool:
         ax1.axvline(1 / TARGETS["images_per_s"], color="tab:red", ls="--", lw=1, label="target 0.25 s")
         ax1.legend(loc="lower right", fontsize=8)
     for k in keys:
-        prot = (ok[k].get("protection") or {}).get("ratio_vs_noise")
+        prot = _l2((ok[k].get("protection") or {}).get("ratio_vs_noise"))
         if prot is None:
             continue
         ax2.scatter(ok[k]["images_per_s"], prot, s=60, color="tab:green" if ok[k].get("default") else "tab:blue")
@@ -389,7 +401,7 @@ def write_plot(results: dict, path: Path) -> bool:
     ax2.set_xscale("log")
     ax2.axhline(1.0, color="gray", ls=":", lw=1)
     ax2.set_xlabel("images per second (log scale)")
-    ax2.set_ylabel("TAEF2 latent distortion / random noise")
+    ax2.set_ylabel("L2 latent ratio vs random sign noise (TAEF2)")
     ax2.set_title("Protection vs speed (8/255)")
     conditions = results.get("conditions") or ""
     fig.suptitle(f"RID Desktop benchmarks — {(results.get('environment') or {}).get('cpu', '')} "

@@ -134,3 +134,11 @@ def test_trip_bench_judges_a_candidate_beside_the_shipped_generator(tmp_path, ma
     rows = {line.split("|")[1].strip(): line for line in out.read_text().splitlines() if line.startswith("| rid")}
     assert set(rows) == {"rid", f"rid (candidate: {locate(DEFAULT_PIXEL_MODEL).stem})"}
     assert "visible vs noise" in out.read_text() and "dwt-chroma" not in out.read_text()
+
+
+def test_report_leads_with_the_l2_ratio():
+    """One metric: the report shows the L2 latent ratio (the stored MSE ratio's square root) first."""
+    from bench.report import _protection
+
+    assert _protection(4.0) == "2.00 (4.00)"
+    assert _protection(None) == "n/a"
