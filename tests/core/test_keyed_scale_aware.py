@@ -223,7 +223,6 @@ def test_direction_distillation_ignores_amplitude(monkeypatch):
     seen = {}
 
     def fake_target(encoder, x, delta, *args, **kwargs):
-        seen["delta"] = delta.detach()
         return 2 * delta.detach()  # same direction, twice the size
 
     monkeypatch.setattr(trip_module, "refine_target", fake_target)
