@@ -48,6 +48,7 @@ class GeneratorConfig:
     pattern: int = 0  # pixel: period (px) of a learned universal pattern added before tanh; 0 = none
     key_channels: int = 0  # pixel: channels of per-pixel key noise the net turns into its change; 0 = unkeyed
     work_size: int = 0  # long side (px) at which the engine runs the net and upsamples its change; 0 = native
+    detail_width: int = 0  # pixel: width of a half-resolution head that refines the trunk's change; 0 = none
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -105,6 +106,7 @@ CONFIG_RULES: dict[str, FieldRule] = {
     "pattern": FieldRule(int, 0, 1024),
     "key_channels": FieldRule(int, 0, 16),
     "work_size": FieldRule(int, 0, 16384),
+    "detail_width": FieldRule(int, 0, 256),
 }
 
 
@@ -208,6 +210,32 @@ def texture_mask(image: torch.Tensor, floor: float, contrast: float, window: int
     return (floor + (1 - floor) * (std / contrast)).clamp(max=1.0)
 
 
+class _DetailHead(nn.Module):
+    """A small half-resolution net that adjusts the trunk's pre-tanh change to fine image detail.
+
+    Why: the trunk works on 8x8 blocks, so each block's pattern is one of ``width`` learned shapes
+    mixed by coarse features; per-photo optimisation puts its change on edges at pixel precision.
+    This head sees the photo, the trunk's change and the key at 1/2 resolution (a 2x2 unshuffle)
+    and adds a correction. Its output layer starts at zero, so growing a trained generator by this
+    head keeps what it does until training moves it.
+    """
+
+    def __init__(self, key_channels: int, width: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4 * (3 + 3 + key_channels), width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.out = nn.Conv2d(width, 12, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, image: torch.Tensor, raw: torch.Tensor, key: torch.Tensor | None) -> torch.Tensor:
+        parts = [image, raw] + ([key] if key is not None else [])
+        x, (h, w) = _pad_to_multiple(torch.cat(parts, 1), 2)
+        y = F.leaky_relu(self.conv1(F.pixel_unshuffle(x, 2)), 0.1)
+        y = F.leaky_relu(self.conv2(y), 0.1)
+        return raw + F.pixel_shuffle(self.out(y), 2)[..., :h, :w]
+
+
 class PixelGenerator(nn.Module):
     """x (B,3,H,W) in [0,1], eps -> perturbation (B,3,H,W) with |delta| <= eps everywhere."""
 
@@ -218,6 +246,8 @@ class PixelGenerator(nn.Module):
         self.body = _Body(3 * s2 + 1 + self.config.key_channels * s2, 3 * s2, self.config.width, self.config.depth)
         period = self.config.pattern
         self.universal = nn.Parameter(torch.zeros(1, 3, period, period)) if period > 0 else None
+        width = self.config.detail_width
+        self.detail = _DetailHead(self.config.key_channels, width) if width > 0 else None
 
     def universal_pattern(self, h: int, w: int) -> torch.Tensor | float:
         """The learned universal pattern tiled over an h x w image (0 when the config has none)."""
@@ -245,6 +275,8 @@ class PixelGenerator(nn.Module):
             parts.append(F.pixel_unshuffle(_pad_to_multiple(key.to(x.dtype), scale)[0], scale))
         raw = F.pixel_shuffle(self.body(torch.cat(parts, 1)), scale)[..., :h, :w]
         raw = raw + self.universal_pattern(h, w)
+        if self.detail is not None:
+            raw = self.detail(x * 2 - 1, raw, key.to(x.dtype) if self.config.key_channels else None)
         mask = texture_mask(x, self.config.mask_floor, self.config.mask_contrast) if self.config.mask_floor < 1 else 1.0
         self.raw_penalty = raw_excess(raw) if self.training else None
         delta = eps_t * bounded(raw, self.training) * mask

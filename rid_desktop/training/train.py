@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="pixel: budget share on flat regions (texture mask); 1.0 = no mask")
     p.add_argument("--rms-cap", type=float, default=0.56, help="pixel: rms(delta)/eps cap (0 = off)")
     p.add_argument("--pattern", type=int, default=0, help="pixel: period (px) of a learned universal pattern; 0 = none")
+    p.add_argument("--detail-width", type=int, default=0,
+                   help="pixel: width of a half-resolution head that refines the change to fine detail; 0 = none")
     p.add_argument("--init", default=None,
                    help="start from this trained generator (same or narrower; function-preserving growth)")
     p.add_argument("--threads", type=int, default=2)
@@ -220,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
                              rms_cap=args.rms_cap if args.kind == "pixel" else 0.0,
                              pattern=args.pattern if args.kind == "pixel" else 0,
                              key_channels=args.key_channels if args.kind == "pixel" else 0,
-                             work_size=args.work_size if args.kind == "pixel" else 0)
+                             work_size=args.work_size if args.kind == "pixel" else 0,
+                             detail_width=args.detail_width if args.kind == "pixel" else 0)
     keyed = config.key_channels > 0
     if keyed and args.lambda_vis:
         p.error("--lambda-vis (the rms penalty) is for unkeyed generators; keyed ones use --lambda-visibility")
@@ -233,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     # is most of a CPU run (measured: 1.6x noise after 200 steps at one rate for all). The universal
     # pattern is bias-like too.
     def is_output(name: str) -> bool:
-        return name.startswith("body.tail.") or name == "universal"
+        return name.startswith(("body.tail.", "detail.out.")) or name == "universal"
 
     tail = [p for n, p in net.named_parameters() if is_output(n)]
     trunk = [p for n, p in net.named_parameters() if not is_output(n)]

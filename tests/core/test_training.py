@@ -147,3 +147,45 @@ def test_train_refuses_an_init_file_that_does_not_fit_with_one_line(tmp_path, ca
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "universal" in err and "Traceback" not in err
+
+
+def test_detail_head_grows_in_without_changing_output_then_learns_and_reloads(tmp_path):
+    """A keyed generator grown by the half-resolution detail head keeps its change exactly until
+    training moves the head; after one optimiser step the change differs, and the saved file
+    rebuilds the head (config field in the metadata) and gives the same change for the same key."""
+    from rid_desktop.engines import create_engine
+    from rid_desktop.engines.generator_net import make_key
+    from rid_desktop.training.export import save_generator
+    from rid_desktop.training.warm_start import warm_start
+
+    base_config = GeneratorConfig(width=8, depth=2, key_channels=1)
+    base = PixelGenerator(base_config)
+    with torch.no_grad():
+        base.body.tail.weight.normal_(std=0.5)
+    base_path = tmp_path / "base.safetensors"
+    save_generator(base, base_config, base_path)
+    grown_config = GeneratorConfig(width=8, depth=2, key_channels=1, detail_width=6)
+    grown = PixelGenerator(grown_config)
+    warm_start(grown, base_path)
+    x, key = torch.rand(2, 3, 26, 38), make_key((2, 1, 26, 38), 5)  # odd sizes: the 2x2 unshuffle pads
+    base.eval(), grown.eval()
+    with torch.no_grad():
+        assert torch.allclose(base(x, 8 / 255, key), grown(x, 8 / 255, key), atol=1e-7)
+
+    grown.train()
+    opt = torch.optim.SGD(grown.detail.parameters(), lr=1.0)
+    grown(x, 8 / 255, key).pow(2).sum().neg().backward()
+    opt.step()
+    grown.eval()
+    with torch.no_grad():
+        moved = grown(x, 8 / 255, key)
+    assert (moved - base(x, 8 / 255, key)).abs().max() > 1e-4
+    assert moved.abs().max() <= 8 / 255 + 1e-7
+
+    path = tmp_path / "grown.safetensors"
+    save_generator(grown, grown_config, path)
+    assert read_generator_config(path).detail_width == 6
+    engine = create_engine("rid", model_path=str(path))
+    assert engine.net.detail is not None
+    image = torch.rand(1, 3, 30, 44)
+    assert torch.equal(engine.protect(image, 8 / 255, seed=9), engine.protect(image, 8 / 255, seed=9))
