@@ -18,8 +18,8 @@ trunk adapts it to each image.
   network it adds little (3.20x vs 3.18x noise without it): the image-adaptive trunk does the work.
   An optional half-resolution detail head (``detail_width``) corrects the trunk's change at
   pixel scale. Grown into the shipped network and trained for 110 CPU-minutes it gave 1.46x
-  as written at 13 % less visibility than the same run without it, 3 % above the run-to-run line
-  (docs/eval/as-written.md); off in the shipped file.
+  as written at a visibility of 1.13 (the same run without it: 1.44x at 1.17), 3 % above the
+  line the other runs lie on (docs/eval/as-written.md); off in the shipped file.
 * :class:`ChromaGenerator` — Haar sub-band mosaic of Y/Cb/Cr in, Cb/Cr sub-band perturbation out,
   bounded in the wavelet domain; luma is never touched.
 """
