@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     # The output layer gets a larger learning rate: its bias is the universal part of the pattern and
     # must travel to tanh saturation (|raw| ~ 2); at the trunk's rate that takes ~1000 steps, which
     # is most of a CPU run (measured: 1.6x noise after 200 steps at one rate for all). The universal
-    # pattern is bias-like too.
+    # pattern is bias-like too, and the detail head's output layer starts at zero and must catch up.
     def is_output(name: str) -> bool:
         return name.startswith(("body.tail.", "detail.out.")) or name == "universal"
 
