@@ -268,7 +268,8 @@ class PixelGenerator(nn.Module):
         reproducible pass :func:`make_key`).
         """
         scale = self.config.scale
-        padded, (h, w) = _pad_to_multiple(x * 2 - 1, scale)
+        signed = x * 2 - 1
+        padded, (h, w) = _pad_to_multiple(signed, scale)
         feats = F.pixel_unshuffle(padded, scale)
         eps_t = torch.as_tensor(eps, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
         eps_map = (eps_t / EPS_SCALE).expand(feats.shape[0], 1, *feats.shape[-2:])
@@ -280,7 +281,7 @@ class PixelGenerator(nn.Module):
         raw = F.pixel_shuffle(self.body(torch.cat(parts, 1)), scale)[..., :h, :w]
         raw = raw + self.universal_pattern(h, w)
         if self.detail is not None:
-            raw = self.detail(x * 2 - 1, raw, key.to(x.dtype) if self.config.key_channels else None)
+            raw = self.detail(signed, raw, key.to(x.dtype) if self.config.key_channels else None)
         mask = texture_mask(x, self.config.mask_floor, self.config.mask_contrast) if self.config.mask_floor < 1 else 1.0
         self.raw_penalty = raw_excess(raw) if self.training else None
         delta = eps_t * bounded(raw, self.training) * mask
