@@ -17,9 +17,9 @@ trunk adapts it to each image.
   before the tanh (the output bias alone can only repeat every 8 px). Measured on the shipped
   network it adds little (3.20x vs 3.18x noise without it): the image-adaptive trunk does the work.
   An optional half-resolution detail head (``detail_width``) corrects the trunk's change at
-  pixel scale. Grown into the shipped network and trained for 110 CPU-minutes it gave 1.46x
-  as written at a visibility of 1.13 (the same run without it: 1.44x at 1.17), 3 % above the
-  line the other runs lie on (docs/eval/as-written.md); off in the shipped file.
+  pixel scale. Grown into the shipped network and trained for 227 CPU-minutes it gave 1.49x
+  as written at a visibility of 1.08 (the same recipe without it: 1.44x at 1.17), but no more
+  strength per unit of visibility than the shipped file (docs/eval/as-written.md); off there.
 * :class:`ChromaGenerator` — Haar sub-band mosaic of Y/Cb/Cr in, Cb/Cr sub-band perturbation out,
   bounded in the wavelet domain; luma is never touched.
 """
