@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: PGD steps that refine each distillation target")
     p.add_argument("--distill-direction", action="store_true",
                    help="keyed: distil the target's direction only (1 - cosine), not its amplitude")
+    p.add_argument("--visibility-per-energy", action="store_true",
+                   help="keyed: score visibility per unit of energy, so the term moves the change but cannot shrink it")
     p.add_argument("--select-clean", type=float, default=0.0,
                    help="keyed: model selection multiplies the score by the held-out L2 ratio as written**this")
     for term, (what, _, floor) in LOOK_TERMS.items():
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None) -> None:
         weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
                               coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
                               distill=args.lambda_distill, distill_steps=args.distill_steps,
-                              distill_direction=args.distill_direction)
+                              distill_direction=args.distill_direction,
+                              visibility_per_energy=args.visibility_per_energy)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)

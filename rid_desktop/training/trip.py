@@ -28,6 +28,11 @@ The target starts from the key's change, so distillation keeps the keys apart. A
 shrank the change (the network cannot predict the target exactly, and the rms cap only limits from
 above), so ``distill_direction`` pulls on the direction alone (1 - cosine) and leaves the amplitude to
 the direct objective.
+
+The visibility term shrank the change too (PSNR crept above the cap; at weight 0.6 it collapsed to
+45 dB): the cheapest way to be unseen is to write less. ``visibility_per_energy`` scores the change's
+visibility per unit of energy instead (its visibility scaled to sign noise's rms), so the term can only
+move the energy, never remove it, and the amplitude is left to the rms cap.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ class TripWeights:
     distill: float = 0.0  # weight of the distance to a PGD-refined target of the same key; 0 = off
     distill_steps: int = 4  # PGD steps that refine the target
     distill_direction: bool = False  # distil only the direction (1 - cosine), so the pull cannot shrink the change
+    visibility_per_energy: bool = False  # score visibility per unit of energy, so the term cannot shrink the change
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -193,8 +199,11 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     if weights.visibility:
         view = float(torch.empty(()).uniform_(0.0, float(torch.tensor(weights.view_scale_max).log())).exp())
         vis = visibility_ratio(delta, xx, ee, upsample=view)
-        loss = loss + weights.visibility * torch.log(vis.pow(2) + 1e-8).mean()
         parts["vis"] = vis.mean().item()
+        if weights.visibility_per_energy:  # as visible as a change of sign noise's rms would be: scale-free
+            vis = vis * ee / delta.pow(2).flatten(1).mean(1).sqrt().clamp_min(1e-12)
+            parts["vis_per_energy"] = vis.mean().item()
+        loss = loss + weights.visibility * torch.log(vis.pow(2) + 1e-8).mean()
     if weights.coherence:
         coherence = stripe_coherence(delta)
         loss = loss + weights.coherence * coherence.mean()

@@ -142,3 +142,28 @@ def test_report_leads_with_the_l2_ratio():
 
     assert _protection(4.0) == "2.00 (4.00)"
     assert _protection(None) == "n/a"
+
+
+def test_amplitude_sweep_moves_one_generator_along_its_own_curve(tmp_path, make_rgb, shared_models, capsys):
+    """A lower rms cap gives a weaker, less visible, higher-PSNR change, and the file is left as found."""
+    from PIL import Image
+
+    from bench import amplitude_sweep
+    from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator, locate
+
+    photos = tmp_path / "train"
+    photos.mkdir()
+    for i in range(4):
+        Image.fromarray(make_rgb(96, 96, seed=i)).save(photos / f"{i}.png")
+    images = torch.cat([torch.from_numpy(make_rgb(64, 64, seed=i)).permute(2, 0, 1)[None] / 255 for i in (1, 3)])
+    file = str(locate(DEFAULT_PIXEL_MODEL))
+    high, low = amplitude_sweep.sweep([file], images.float(), [0.55, 0.3])
+    assert low["psnr"] > high["psnr"] + 3  # 0.3 / 0.55 of the rms: about 5 dB
+    assert low["vis1"] < high["vis1"] and low["l2_clean"] < high["l2_clean"]
+    assert load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap == pytest.approx(0.55)
+    assert amplitude_sweep.main([file, "--data", str(photos), "--holdout-every", "2", "--caps", "0.5",
+                                 "--crop", "64", "--threads", "1"]) == 0
+    assert "| 0.50 |" in capsys.readouterr().out
+    assert amplitude_sweep.main([str(tmp_path / "missing.safetensors"), "--data", str(photos),
+                                 "--holdout-every", "2", "--crop", "64"]) == 2
+    assert "model file not found" in capsys.readouterr().err

@@ -321,3 +321,27 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
     assert config.key_channels == 1 and config.work_size == 512
     with pytest.raises(SystemExit):
         train.main(["--resume", str(tmp_path / "not-a-run")])
+
+
+def test_visibility_per_energy_cannot_be_lowered_by_writing_less(monkeypatch):
+    """Per unit of energy, half the change is exactly as visible: the term can move it, not shrink it."""
+    from types import SimpleNamespace
+
+    from rid_desktop.training import trip as trip_module
+    from rid_desktop.training.trip import Trip, TripWeights, keyed_trip_loss
+
+    torch.manual_seed(0)
+    encoder = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)])
+    x, eps = 0.2 + 0.6 * torch.rand(2, 3, 32, 32), torch.full((2,), 8 / 255)  # no clipping at the range ends
+    pattern = torch.randn(6, 3, 32, 32).clamp(-1, 1) * 8 / 255
+    net = SimpleNamespace(raw_penalty=torch.zeros(()))
+    seen = {}
+    for size in (1.0, 0.5):
+        monkeypatch.setattr(trip_module, "batch_keyed_call",
+                            lambda net, images, *rest, s=size: s * pattern[: images.shape[0]])
+        torch.manual_seed(1)
+        _, parts = keyed_trip_loss(net, encoder, x, eps, Trip(),
+                                   TripWeights(visibility=1.0, visibility_per_energy=True), 1)
+        seen[size] = parts
+    assert seen[0.5]["vis"] == pytest.approx(seen[1.0]["vis"] / 2, rel=1e-4)  # the plain term rewards writing less
+    assert seen[0.5]["vis_per_energy"] == pytest.approx(seen[1.0]["vis_per_energy"], rel=1e-4)

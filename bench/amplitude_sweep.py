@@ -1,0 +1,99 @@
+"""Strength against visibility as a generator's rms cap is lowered: compare networks at equal visibility.
+
+Why: two generators trained with different visibility weights end at different amplitudes, so "more
+protective" and "less visible" are confounded. Lowering the rms cap (the per-image energy limit stored
+in the weights file) moves one network along its own strength-visibility curve without retraining,
+so two networks can be compared at the *same* visibility. Strength is not proportional to amplitude
+(the curve is concave), so scaling one network's figures by hand misjudges it.
+
+Scored on held-out *training* photos (every ``--holdout-every``-th, as training's model selection
+uses), never on the evaluation photos: this is a selection tool, so it must not see what reports are
+made on. Metric: the L2 latent ratio on TAEF2 against sign noise of the same L-inf (the training
+validation's ``l2_clean``), with the subtraction attack, PSNR and the eye-weighted visibility.
+
+    python -m bench.amplitude_sweep FILE [FILE ...] --data ../shared/data/train [--caps 0.55,0.5,0.45]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+COLUMNS = ("l2_clean", "l2_trip", "l2_subtracted", "psnr", "vis1", "vis4")
+
+
+def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float = 8 / 255) -> list[dict]:
+    """One row per (file, cap): the training validation's figures with the file's rms cap set to ``cap``."""
+    from rid_desktop.engines.generator_loading import load_generator
+    from rid_desktop.models.surrogates import load_encoder
+    from rid_desktop.training.train import validate_trip
+
+    encoder = load_encoder()
+    rows = []
+    for file in files:
+        net = load_generator(file, "rid-compact-pixel")
+        shipped_cap = net.config.rms_cap
+        try:
+            for cap in caps:
+                net.config.rms_cap = cap
+                figures = validate_trip(net, encoder, images, eps)
+                net.eval()  # validate_trip leaves it in training mode
+                rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS})
+        finally:
+            net.config.rms_cap = shipped_cap  # the loader caches networks: leave this one as found
+    return rows
+
+
+def to_markdown(rows: list[dict]) -> str:
+    head = "| file | rms cap | L2 as written | L2 after the trip | after subtraction | PSNR | visible 1x / 4x | L2 per visibility (1x) |"
+    lines = [head, "|" + "---|" * 8]
+    for r in rows:
+        lines.append(f"| {r['file']} | {r['cap']:.2f} | {r['l2_clean']:.3f} | {r['l2_trip']:.3f} | "
+                     f"{r['l2_subtracted']:.3f} | {r['psnr']:.2f} | {r['vis1']:.3f} / {r['vis4']:.3f} | "
+                     f"{r['l2_clean'] / max(r['vis1'], 1e-9):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rid_desktop.training.data import center_crops, list_images, split_holdout
+
+    p = argparse.ArgumentParser(prog="python -m bench.amplitude_sweep", description=__doc__.split("\n")[0])
+    p.add_argument("files", nargs="+", help="generator .safetensors files (our pixel generators)")
+    p.add_argument("--data", required=True, help="the training photo folder (only its held-out photos are used)")
+    p.add_argument("--holdout-every", type=int, default=10, help="as in training: every N-th photo is held out")
+    p.add_argument("--caps", default="0.55,0.50,0.45,0.40", help="comma-separated rms caps (fractions of eps)")
+    p.add_argument("--crop", type=int, default=192, help="centre-crop size (training validation: 192)")
+    p.add_argument("--limit", type=int, default=None, help="at most this many held-out photos")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("-o", "--output", default=None, help="also write the table to this markdown file")
+    args = p.parse_args(argv)
+    try:
+        caps = [float(c) for c in args.caps.split(",") if c.strip()]
+    except ValueError:
+        p.error(f"--caps must be numbers separated by commas, not {args.caps!r}")
+    if not caps or any(not 0 < c <= 1 for c in caps):
+        p.error("each rms cap must be in (0, 1]")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _, held_out = split_holdout(list_images(args.data), args.holdout_every)
+    if not held_out:
+        p.error(f"no held-out photos in {args.data} (need at least {args.holdout_every} photos)")
+    images = center_crops(held_out, args.crop, limit=args.limit)
+    from rid_desktop.errors import ModelError
+
+    try:
+        table = to_markdown(sweep(args.files, images, caps))
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(table, end="")
+    if args.output:
+        Path(args.output).write_text(table, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
