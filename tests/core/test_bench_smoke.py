@@ -157,10 +157,11 @@ def test_amplitude_sweep_moves_one_generator_along_its_own_curve(tmp_path, make_
         Image.fromarray(make_rgb(96, 96, seed=i)).save(photos / f"{i}.png")
     images = torch.cat([torch.from_numpy(make_rgb(64, 64, seed=i)).permute(2, 0, 1)[None] / 255 for i in (1, 3)])
     file = str(locate(DEFAULT_PIXEL_MODEL))
-    high, low = amplitude_sweep.sweep([file], images.float(), [0.55, 0.3])
-    assert low["psnr"] > high["psnr"] + 3  # 0.3 / 0.55 of the rms: about 5 dB
+    stored_cap = load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap
+    high, low = amplitude_sweep.sweep([file], images.float(), [0.6, 0.3])
+    assert low["psnr"] > high["psnr"] + 3  # half the rms (where the higher cap binds): up to 6 dB
     assert low["vis1"] < high["vis1"] and low["l2_clean"] < high["l2_clean"]
-    assert load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap == pytest.approx(0.55)
+    assert load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap == stored_cap
     assert amplitude_sweep.main([file, "--data", str(photos), "--holdout-every", "2", "--caps", "0.5",
                                  "--crop", "64", "--threads", "1"]) == 0
     assert "| 0.50 |" in capsys.readouterr().out
