@@ -17,6 +17,7 @@ validation's ``l2_clean``), with the subtraction attack, PSNR and the eye-weight
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -27,23 +28,18 @@ COLUMNS = ("l2_clean", "l2_trip", "l2_subtracted", "psnr", "vis1", "vis4")
 
 def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float = 8 / 255) -> list[dict]:
     """One row per (file, cap): the training validation's figures with the file's rms cap set to ``cap``."""
-    from rid_desktop.engines.generator_loading import load_generator
+    from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator
     from rid_desktop.models.surrogates import load_encoder
     from rid_desktop.training.train import validate_trip
 
     encoder = load_encoder()
     rows = []
     for file in files:
-        net = load_generator(file, "rid-compact-pixel")
-        shipped_cap = net.config.rms_cap
-        try:
-            for cap in caps:
-                net.config.rms_cap = cap
-                figures = validate_trip(net, encoder, images, eps)
-                net.eval()  # validate_trip leaves it in training mode
-                rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS})
-        finally:
-            net.config.rms_cap = shipped_cap  # the loader caches networks: leave this one as found
+        net = copy.deepcopy(load_generator(file, DEFAULT_PIXEL_MODEL))  # the loader caches: change a copy
+        for cap in caps:
+            net.config.rms_cap = cap
+            figures = validate_trip(net, encoder, images, eps)
+            rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS})
     return rows
 
 
