@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: distil the target's direction only (1 - cosine), not its amplitude")
     p.add_argument("--visibility-per-energy", action="store_true",
                    help="keyed: score visibility per unit of energy, so the term moves the change but cannot shrink it")
+    p.add_argument("--view-scale-max", type=float, default=TripWeights.view_scale_max,
+                   help="keyed: the visibility term views the change magnified 1x..this (log-uniform); a 12 MP "
+                        "photo shows a change made at 1024 px about 4x magnified")
     p.add_argument("--select-clean", type=float, default=0.0,
                    help="keyed: model selection multiplies the score by the held-out L2 ratio as written**this")
     for term, (what, _, floor) in LOOK_TERMS.items():
@@ -229,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     keyed = config.key_channels > 0
     if keyed and args.lambda_vis:
         p.error("--lambda-vis (the rms penalty) is for unkeyed generators; keyed ones use --lambda-visibility")
+    if args.view_scale_max < 1:
+        p.error("--view-scale-max is a magnification: give 1 or more")
     net = build_generator(config).to(device)
     if args.init and not state_path.exists():
         grown = warm_start(net, args.init, drop=("universal",) if keyed else ())
@@ -265,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
                               coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
                               distill=args.lambda_distill, distill_steps=args.distill_steps,
                               distill_direction=args.distill_direction,
-                              visibility_per_energy=args.visibility_per_energy)
+                              visibility_per_energy=args.visibility_per_energy,
+                              view_scale_max=args.view_scale_max)
     else:
         sampler = CropSampler(args.data, args.crop, seed=args.seed + step)
         val_images = center_crops(args.val_data, 128, limit=12).to(device)

@@ -345,3 +345,29 @@ def test_visibility_per_energy_cannot_be_lowered_by_writing_less(monkeypatch):
         seen[size] = parts
     assert seen[0.5]["vis"] == pytest.approx(seen[1.0]["vis"] / 2, rel=1e-4)  # the plain term rewards writing less
     assert seen[0.5]["vis_per_energy"] == pytest.approx(seen[1.0]["vis_per_energy"], rel=1e-4)
+
+
+def test_view_scale_max_sets_how_magnified_the_visibility_term_looks(monkeypatch, tmp_path):
+    """A 12 MP photo shows a change made at 1024 px about 4x magnified: the flag must reach the term."""
+    from types import SimpleNamespace
+
+    from rid_desktop.training import train
+    from rid_desktop.training import trip as trip_module
+    from rid_desktop.training.trip import Trip, TripWeights, keyed_trip_loss
+
+    views = []
+    monkeypatch.setattr(trip_module, "visibility_ratio",
+                        lambda delta, image, eps, upsample=1.0: views.append(upsample) or torch.ones(len(delta)))
+    monkeypatch.setattr(trip_module, "batch_keyed_call", lambda net, images, *rest: 0.01 * torch.ones_like(images))
+    encoder = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, 3, padding=1) for _ in range(8)])
+    x, eps = torch.rand(2, 3, 16, 16), torch.full((2,), 8 / 255)
+    net = SimpleNamespace(raw_penalty=torch.zeros(()))
+    torch.manual_seed(0)
+    for view_max in (1.0, 8.0):
+        for _ in range(40):
+            keyed_trip_loss(net, encoder, x, eps, Trip(), TripWeights(visibility=1.0, view_scale_max=view_max), 1)
+    assert views[:40] == [1.0] * 40
+    assert all(1.0 <= v <= 8.0 for v in views[40:]) and max(views[40:]) > 4.0
+    with pytest.raises(SystemExit):
+        train.main(["--out", str(tmp_path / "g.safetensors"), "--data", str(tmp_path), "--key-channels", "1",
+                    "--view-scale-max", "0.5"])
