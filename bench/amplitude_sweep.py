@@ -9,7 +9,13 @@ so two networks can be compared at the *same* visibility. Strength is not propor
 Scored on held-out *training* photos (every ``--holdout-every``-th, as training's model selection
 uses), never on the evaluation photos: this is a selection tool, so it must not see what reports are
 made on. Metric: the L2 latent ratio on TAEF2 against sign noise of the same L-inf (the training
-validation's ``l2_clean``), with the subtraction attack, PSNR and the eye-weighted visibility.
+validation's ``l2_clean``), with the subtraction attack, PSNR and the eye-weighted visibility —
+also as a camera-size photo shows it (``vis_camera``: the change made at the crop's size, written
+into the crop upscaled 4x, viewed at 100 % against sign noise at that size; a 12 MP photo shows a
+1024 px working-scale change this way), so a cap can be chosen for big photos without the evaluation set.
+Twice: on the sharp crops (a real camera photo shrunk to the working scale is sharp) and on crops first
+upscaled 2x (``soft``: what `rid-desktop eval`'s 12 MP rows see, small photos upscaled to 12 MP, whose
+smooth working copies mask less and rank generators differently).
 
     python -m bench.amplitude_sweep FILE [FILE ...] --data ../shared/data/train [--caps 0.55,0.5,0.45]
 """
@@ -24,6 +30,35 @@ from pathlib import Path
 import torch
 
 COLUMNS = ("l2_clean", "l2_trip", "l2_subtracted", "psnr", "vis1", "vis4")
+CAMERA_MAGNIFICATION = 4  # a 12 MP photo (4000 px) over the 1024 px working scale
+
+
+def camera_visibility(net, images: torch.Tensor, eps: float, factor: int = CAMERA_MAGNIFICATION,
+                      soften: int = 1) -> float:
+    """Mean eye-weighted visibility of the network's change once written into the photo upscaled
+    ``factor`` times (as the engine writes a working-scale change into a camera-size photo), viewed at
+    100 % against sign noise of the same L-inf at that size (as ``rid-desktop eval`` reports it).
+    ``soften`` first upscales the photos themselves (a small photo blown up to camera size)."""
+    import torch.nn.functional as F
+
+    from rid_desktop.checks.visibility import visibility_ratio
+    from rid_desktop.engines.generator_net import make_key
+    from rid_desktop.engines.keying import Frame, batch_keyed_call
+    from rid_desktop.engines.working_scale import to_native_scale
+
+    if soften > 1:
+        images = F.interpolate(images, scale_factor=soften, mode="bicubic", align_corners=False).clamp(0, 1)
+    n, _, h, w = images.shape
+    gen = torch.Generator().manual_seed(1)
+    frames = [Frame.from_generator(gen) for _ in range(n)]
+    c = net.config.key_channels
+    key = make_key((n, c, h, w), 1) if c else None
+    with torch.no_grad():
+        delta = (images + batch_keyed_call(net.eval(), images, torch.full((n,), eps), frames, key)).clamp(0, 1) - images
+        big = F.interpolate(images, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+        change = (big + to_native_scale(delta, tuple(big.shape[-2:]), eps)).clamp(0, 1) - big
+        seen = visibility_ratio(change, big, eps, generator=torch.Generator().manual_seed(4))
+    return seen.mean().item()
 
 
 def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float = 8 / 255) -> list[dict]:
@@ -39,16 +74,19 @@ def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float 
         for cap in caps:
             net.config.rms_cap = cap
             figures = validate_trip(net, encoder, images, eps)
-            rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS})
+            rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS}
+                        | {"vis_camera": camera_visibility(net, images, eps),
+                           "vis_camera_soft": camera_visibility(net, images, eps, soften=2)})
     return rows
 
 
 def to_markdown(rows: list[dict]) -> str:
-    head = "| file | rms cap | L2 as written | L2 after the trip | after subtraction | PSNR | visible 1x / 4x | L2 per visibility (1x) |"
-    lines = [head, "|" + "---|" * 8]
+    head = ("| file | rms cap | L2 as written | L2 after the trip | after subtraction | PSNR | visible 1x / 4x "
+            "| visible, camera size at 100 %: sharp / soft | L2 per visibility (1x) |")
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
         lines.append(f"| {r['file']} | {r['cap']:.2f} | {r['l2_clean']:.3f} | {r['l2_trip']:.3f} | "
-                     f"{r['l2_subtracted']:.3f} | {r['psnr']:.2f} | {r['vis1']:.3f} / {r['vis4']:.3f} | "
+                     f"{r['l2_subtracted']:.3f} | {r['psnr']:.2f} | {r['vis1']:.3f} / {r['vis4']:.3f} | {r['vis_camera']:.3f} / {r['vis_camera_soft']:.3f} | "
                      f"{r['l2_clean'] / max(r['vis1'], 1e-9):.3f} |")
     return "\n".join(lines) + "\n"
 

@@ -161,6 +161,8 @@ def test_amplitude_sweep_moves_one_generator_along_its_own_curve(tmp_path, make_
     high, low = amplitude_sweep.sweep([file], images.float(), [0.6, 0.3])
     assert low["psnr"] > high["psnr"] + 3  # half the rms (where the higher cap binds): up to 6 dB
     assert low["vis1"] < high["vis1"] and low["l2_clean"] < high["l2_clean"]
+    assert 0 < low["vis_camera"] < high["vis_camera"]  # the camera-size view scales with the cap too
+    assert 0 < low["vis_camera_soft"] < high["vis_camera_soft"]
     assert load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap == stored_cap
     assert amplitude_sweep.main([file, "--data", str(photos), "--holdout-every", "2", "--caps", "0.5",
                                  "--crop", "64", "--threads", "1"]) == 0
