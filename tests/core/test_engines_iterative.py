@@ -4,6 +4,7 @@ Uses tiny random convolutional encoders so every case runs in well under a secon
 surrogate case ("well beyond random noise") is in test_engines.py.
 """
 
+import math
 import random
 
 import pytest
@@ -182,14 +183,31 @@ def test_an_rms_cap_keeps_every_step_at_the_generators_visibility():
     assert distortion(enc, capped, x) > 2 * distortion(enc, sign_noise(x), x)
 
 
+def test_refined_keeps_its_own_cap_when_the_generator_is_less_visible(monkeypatch):
+    """A default generator shipped at a lower rms cap must not make "Strong" weaker."""
+    import copy
+
+    from rid_desktop.engines import rid
+    from rid_desktop.engines.iterative import STRONG_RMS_CAP
+
+    quiet = copy.deepcopy(rid.load_generator(None, rid.DEFAULT_PIXEL_MODEL))
+    quiet.config.rms_cap = 0.3
+    monkeypatch.setattr(rid, "load_generator", lambda *args: quiet)
+    refined = create_engine("refined", encoders=[tiny_encoder(7)])
+    assert refined.generator.net.config.rms_cap == 0.3 and refined.rms_cap == STRONG_RMS_CAP
+
+
 def test_refined_engine_refines_the_generators_change_within_its_rms_cap():
-    """``refined`` = the keyed generator's change + a few PGD steps, never more visible than the generator."""
+    """``refined`` = the keyed generator's change + a few PGD steps, at its own 35 dB cap whatever the
+    generator's (a less visible default must not weaken "Strong")."""
+    from rid_desktop.engines.iterative import STRONG_RMS_CAP
+
     enc = tiny_encoder(7)
     x = image(40, 48, seed=3)
     refined = create_engine("refined", encoders=[enc])
     generator = refined.generator
-    cap = generator.net.config.rms_cap
-    assert refined.steps == 4 and cap > 0 and refined.rms_cap == cap
+    cap = STRONG_RMS_CAP
+    assert refined.steps == 4 and refined.rms_cap == cap and -20 * math.log10(cap * EPS) >= 35.0
     start = generator.protect(x, EPS, seed=9)
     y = refined.protect(x, EPS, seed=9)
     assert (y - x).abs().max() <= EPS + 1e-6
