@@ -44,7 +44,7 @@ def camera_visibility(net, images: torch.Tensor, eps: float, factor: int = CAMER
     from rid_desktop.checks.visibility import visibility_ratio
     from rid_desktop.engines.generator_net import make_key
     from rid_desktop.engines.keying import Frame, batch_keyed_call
-    from rid_desktop.engines.working_scale import to_native_scale
+    from rid_desktop.engines.working_scale import magnified_cap_factor, to_native_scale
 
     if soften > 1:
         images = F.interpolate(images, scale_factor=soften, mode="bicubic", align_corners=False).clamp(0, 1)
@@ -56,13 +56,16 @@ def camera_visibility(net, images: torch.Tensor, eps: float, factor: int = CAMER
     with torch.no_grad():
         delta = (images + batch_keyed_call(net.eval(), images, torch.full((n,), eps), frames, key)).clamp(0, 1) - images
         big = F.interpolate(images, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
+        delta = delta * magnified_cap_factor(factor, net.config.rms_cap, net.config.camera_rms_cap)  # as the engine
         change = (big + to_native_scale(delta, tuple(big.shape[-2:]), eps)).clamp(0, 1) - big
         seen = visibility_ratio(change, big, eps, generator=torch.Generator().manual_seed(4))
     return seen.mean().item()
 
 
-def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float = 8 / 255) -> list[dict]:
-    """One row per (file, cap): the training validation's figures with the file's rms cap set to ``cap``."""
+def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float = 8 / 255,
+          camera_cap: float | None = None) -> list[dict]:
+    """One row per (file, cap): the training validation's figures with the file's rms cap set to ``cap``
+    (and its camera-size cap to ``camera_cap`` when given; otherwise the stored one)."""
     from rid_desktop.engines.generator_loading import DEFAULT_PIXEL_MODEL, load_generator
     from rid_desktop.models.surrogates import load_encoder
     from rid_desktop.training.train import validate_trip
@@ -71,22 +74,27 @@ def sweep(files: list[str], images: torch.Tensor, caps: list[float], eps: float 
     rows = []
     for file in files:
         net = copy.deepcopy(load_generator(file, DEFAULT_PIXEL_MODEL))  # the loader caches: change a copy
+        if camera_cap is not None:
+            net.config.camera_rms_cap = camera_cap
         for cap in caps:
             net.config.rms_cap = cap
             figures = validate_trip(net, encoder, images, eps)
-            rows.append({"file": Path(file).stem, "cap": cap} | {k: figures[k] for k in COLUMNS}
+            rows.append({"file": Path(file).stem, "cap": cap, "camera_cap": net.config.camera_rms_cap}
+                        | {k: figures[k] for k in COLUMNS}
                         | {"vis_camera": camera_visibility(net, images, eps),
                            "vis_camera_soft": camera_visibility(net, images, eps, soften=2)})
     return rows
 
 
 def to_markdown(rows: list[dict]) -> str:
-    head = ("| file | rms cap | L2 as written | L2 after the trip | after subtraction | PSNR | visible 1x / 4x "
-            "| visible, camera size at 100 %: sharp / soft | L2 per visibility (1x) |")
+    head = ("| file | rms cap / camera cap | L2 as written | L2 after the trip | after subtraction | PSNR "
+            "| visible 1x / 4x | visible, camera size at 100 %: sharp / soft | L2 per visibility (1x) |")
     lines = [head, "|" + "---|" * 9]
     for r in rows:
-        lines.append(f"| {r['file']} | {r['cap']:.2f} | {r['l2_clean']:.3f} | {r['l2_trip']:.3f} | "
-                     f"{r['l2_subtracted']:.3f} | {r['psnr']:.2f} | {r['vis1']:.3f} / {r['vis4']:.3f} | {r['vis_camera']:.3f} / {r['vis_camera_soft']:.3f} | "
+        camera = f"{r['camera_cap']:.2f}" if r["camera_cap"] else "—"
+        lines.append(f"| {r['file']} | {r['cap']:.2f} / {camera} | {r['l2_clean']:.3f} | {r['l2_trip']:.3f} | "
+                     f"{r['l2_subtracted']:.3f} | {r['psnr']:.2f} | {r['vis1']:.3f} / {r['vis4']:.3f} | "
+                     f"{r['vis_camera']:.3f} / {r['vis_camera_soft']:.3f} | "
                      f"{r['l2_clean'] / max(r['vis1'], 1e-9):.3f} |")
     return "\n".join(lines) + "\n"
 
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="the training photo folder (only its held-out photos are used)")
     p.add_argument("--holdout-every", type=int, default=10, help="as in training: every N-th photo is held out")
     p.add_argument("--caps", default="0.55,0.50,0.45,0.40", help="comma-separated rms caps (fractions of eps)")
+    p.add_argument("--camera-cap", type=float, default=None,
+                   help="rms cap for changes upsampled 4x into camera-size photos (default: the file's; 0 = none)")
     p.add_argument("--crop", type=int, default=192, help="centre-crop size (training validation: 192)")
     p.add_argument("--limit", type=int, default=None, help="at most this many held-out photos")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
@@ -110,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--caps must be numbers separated by commas, not {args.caps!r}")
     if not caps or any(not 0 < c <= 1 for c in caps):
         p.error("each rms cap must be in (0, 1]")
+    if args.camera_cap is not None and not 0 <= args.camera_cap <= 1:
+        p.error("--camera-cap must be in [0, 1]")
     if args.threads:
         torch.set_num_threads(args.threads)
     _, held_out = split_holdout(list_images(args.data), args.holdout_every)
@@ -119,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from rid_desktop.errors import ModelError
 
     try:
-        table = to_markdown(sweep(args.files, images, caps))
+        table = to_markdown(sweep(args.files, images, caps, camera_cap=args.camera_cap))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

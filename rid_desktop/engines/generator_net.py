@@ -53,6 +53,7 @@ class GeneratorConfig:
     key_channels: int = 0  # pixel: channels of per-pixel key noise the net turns into its change; 0 = unkeyed
     work_size: int = 0  # long side (px) at which the engine runs the net and upsamples its change; 0 = native
     detail_width: int = 0  # pixel: width of a half-resolution head that refines the trunk's change; 0 = none
+    camera_rms_cap: float = 0.0  # pixel: rms cap once the change is upsampled 4x into a 12 MP photo; 0 = rms_cap
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -111,6 +112,7 @@ CONFIG_RULES: dict[str, FieldRule] = {
     "key_channels": FieldRule(int, 0, 16),
     "work_size": FieldRule(int, 0, 16384),
     "detail_width": FieldRule(int, 0, 256),
+    "camera_rms_cap": FieldRule(float, 0.0, 1.0),
 }
 
 

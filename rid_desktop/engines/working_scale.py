@@ -10,6 +10,8 @@ faster, since the network only ever sees about 1 MP.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +32,24 @@ def to_working_scale(image: torch.Tensor, work_size: int) -> torch.Tensor:
     if size == (h, w):
         return image
     return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+CAMERA_MAGNIFICATION = 4.0  # a 12 MP photo (~4000 px) over the ~1024 px working scale
+
+
+def magnified_cap_factor(magnification: float, rms_cap: float, camera_rms_cap: float) -> float:
+    """How much to scale down a working-scale change written into a photo ``magnification`` times larger.
+
+    Why: upsampling moves a change's energy toward the frequencies the eye sees best, so at 100 % the
+    same change is more visible in a 12 MP photo than in a 1024 px one, while the attacker's resize
+    brings it back down. A generator may therefore store a lower cap for camera-size photos
+    (``camera_rms_cap``); between 1x and ``CAMERA_MAGNIFICATION`` the factor moves geometrically from
+    1 to ``camera_rms_cap / rms_cap``. Never above 1: magnification never buys a larger change.
+    """
+    if magnification <= 1 or rms_cap <= 0 or camera_rms_cap <= 0:
+        return 1.0
+    progress = min(1.0, math.log(magnification) / math.log(CAMERA_MAGNIFICATION))
+    return min(1.0, camera_rms_cap / rms_cap) ** progress
 
 
 def to_native_scale(delta: torch.Tensor, size: tuple[int, int], eps: float, smooth: bool = True) -> torch.Tensor:

@@ -163,10 +163,13 @@ def test_amplitude_sweep_moves_one_generator_along_its_own_curve(tmp_path, make_
     assert low["vis1"] < high["vis1"] and low["l2_clean"] < high["l2_clean"]
     assert 0 < low["vis_camera"] < high["vis_camera"]  # the camera-size view scales with the cap too
     assert 0 < low["vis_camera_soft"] < high["vis_camera_soft"]
+    (quiet,) = amplitude_sweep.sweep([file], images.float(), [0.6], camera_cap=0.3)
+    assert quiet["vis1"] == pytest.approx(high["vis1"])  # small photos keep their cap...
+    assert quiet["vis_camera"] < 0.8 * high["vis_camera"]  # ...camera-size ones are scaled down
     assert load_generator(file, DEFAULT_PIXEL_MODEL).config.rms_cap == stored_cap
     assert amplitude_sweep.main([file, "--data", str(photos), "--holdout-every", "2", "--caps", "0.5",
                                  "--crop", "64", "--threads", "1"]) == 0
-    assert "| 0.50 |" in capsys.readouterr().out
+    assert "| 0.50 / — |" in capsys.readouterr().out
     assert amplitude_sweep.main([str(tmp_path / "missing.safetensors"), "--data", str(photos),
                                  "--holdout-every", "2", "--crop", "64"]) == 2
     assert "model file not found" in capsys.readouterr().err

@@ -19,12 +19,13 @@ from rid_desktop.training.export import save_generator
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _keyed_file(tmp_path, work_size=64, key_channels=1):
+def _keyed_file(tmp_path, work_size=64, key_channels=1, camera_rms_cap=0.0, name="keyed"):
     torch.manual_seed(0)
-    net = PixelGenerator(GeneratorConfig(width=8, depth=2, key_channels=key_channels, work_size=work_size))
+    net = PixelGenerator(GeneratorConfig(width=8, depth=2, key_channels=key_channels, work_size=work_size,
+                                         camera_rms_cap=camera_rms_cap))
     with torch.no_grad():  # a visible, image-dependent change (a fresh net's output is ~0)
         net.body.tail.weight.normal_(0, 1.0)
-    path = tmp_path / "keyed.safetensors"
+    path = tmp_path / f"{name}.safetensors"
     save_generator(net, net.config, path)
     return path
 
@@ -103,6 +104,33 @@ def test_large_photos_are_protected_at_the_working_scale(tmp_path):
     small_n = torch.nn.functional.interpolate(d_native, size=(64, 64), mode="area")
     again_n = torch.nn.functional.interpolate(small_n, size=(256, 256), mode="bicubic", align_corners=False)
     assert (again_n - d_native)[inside].pow(2).mean() > 0.4 * d_native[inside].pow(2).mean()
+
+
+def test_magnified_cap_factor_moves_from_one_to_the_camera_cap():
+    from rid_desktop.engines.working_scale import magnified_cap_factor
+
+    assert magnified_cap_factor(1.0, 0.55, 0.44) == 1.0  # not upsampled: the generator's own cap
+    assert magnified_cap_factor(4.0, 0.55, 0.44) == pytest.approx(0.8)  # a 12 MP photo: the camera cap
+    assert magnified_cap_factor(8.0, 0.55, 0.44) == pytest.approx(0.8)
+    assert magnified_cap_factor(2.0, 0.55, 0.44) == pytest.approx(0.8 ** 0.5)  # geometric in between
+    assert magnified_cap_factor(4.0, 0.55, 0.0) == 1.0  # no camera cap stored
+    assert magnified_cap_factor(4.0, 0.55, 0.70) == 1.0  # magnification never buys a larger change
+
+
+def test_a_camera_cap_scales_down_only_the_changes_of_photos_larger_than_the_working_size(tmp_path):
+    """Same key, same photo: the stored camera cap halves the change written 4x up, and leaves small
+    photos alone (their change is not magnified)."""
+    from rid_desktop.engines.rid import RIDEngine
+
+    plain = RIDEngine(model_path=str(_keyed_file(tmp_path, name="plain")))
+    cap = plain.net.config.rms_cap
+    quiet = RIDEngine(model_path=str(_keyed_file(tmp_path, camera_rms_cap=cap / 2, name="quiet")))
+    assert quiet.net.config.camera_rms_cap == pytest.approx(cap / 2)
+    big = 0.25 + 0.5 * torch.rand(1, 3, 256, 256)  # no clipping at the range ends
+    d_plain, d_quiet = (e.protect(big, 8 / 255, seed=3) - big for e in (plain, quiet))
+    assert d_quiet.pow(2).mean().sqrt().item() == pytest.approx(0.5 * d_plain.pow(2).mean().sqrt().item(), rel=0.05)
+    small = big[..., :64, :64]
+    assert torch.equal(quiet.protect(small, 8 / 255, seed=3), plain.protect(small, 8 / 255, seed=3))
 
 
 def test_chroma_engine_stays_chroma_only_and_keyed():
