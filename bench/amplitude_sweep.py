@@ -29,11 +29,12 @@ from pathlib import Path
 
 import torch
 
+from rid_desktop.engines.working_scale import CAMERA_MAGNIFICATION  # a 12 MP photo over the working scale
+
 COLUMNS = ("l2_clean", "l2_trip", "l2_subtracted", "psnr", "vis1", "vis4")
-CAMERA_MAGNIFICATION = 4  # a 12 MP photo (4000 px) over the 1024 px working scale
 
 
-def camera_visibility(net, images: torch.Tensor, eps: float, factor: int = CAMERA_MAGNIFICATION,
+def camera_visibility(net, images: torch.Tensor, eps: float, factor: float = CAMERA_MAGNIFICATION,
                       soften: int = 1) -> float:
     """Mean eye-weighted visibility of the network's change once written into the photo upscaled
     ``factor`` times (as the engine writes a working-scale change into a camera-size photo), viewed at
