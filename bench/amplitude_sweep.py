@@ -43,23 +43,17 @@ def camera_visibility(net, images: torch.Tensor, eps: float, factor: float = CAM
     import torch.nn.functional as F
 
     from rid_desktop.checks.visibility import visibility_ratio
-    from rid_desktop.engines.generator_net import make_key
-    from rid_desktop.engines.keying import Frame, batch_keyed_call
-    from rid_desktop.engines.working_scale import magnified_cap_factor, to_native_scale
+    from rid_desktop.engines.working_scale import change_at_native_scale
+    from rid_desktop.training.train import keyed_protect
 
     if soften > 1:
         images = F.interpolate(images, scale_factor=soften, mode="bicubic", align_corners=False).clamp(0, 1)
-    n, _, h, w = images.shape
-    gen = torch.Generator().manual_seed(1)
-    frames = [Frame.from_generator(gen) for _ in range(n)]
-    c = net.config.key_channels
-    key = make_key((n, c, h, w), 1) if c else None
     with torch.no_grad():
-        delta = (images + batch_keyed_call(net.eval(), images, torch.full((n,), eps), frames, key)).clamp(0, 1) - images
+        delta = keyed_protect(net.eval(), images, eps, 1) - images  # validate_trip's key for its first copy
         big = F.interpolate(images, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
-        delta = delta * magnified_cap_factor(factor, net.config.rms_cap, net.config.camera_rms_cap)  # as the engine
-        change = (big + to_native_scale(delta, tuple(big.shape[-2:]), eps)).clamp(0, 1) - big
-        seen = visibility_ratio(change, big, eps, generator=torch.Generator().manual_seed(4))
+        written = change_at_native_scale(delta, tuple(big.shape[-2:]), eps, net.config.rms_cap,
+                                         net.config.camera_rms_cap)  # as the engine writes it
+        seen = visibility_ratio((big + written).clamp(0, 1) - big, big, eps, generator=torch.Generator().manual_seed(4))
     return seen.mean().item()
 
 

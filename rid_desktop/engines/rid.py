@@ -27,7 +27,7 @@ from rid_desktop.engines.generator_net import make_key
 from rid_desktop.engines.keying import Frame, into_frame, out_of_frame
 from rid_desktop.engines.precision import autocast_for
 from rid_desktop.engines.tiling import tiled_delta
-from rid_desktop.engines.working_scale import magnified_cap_factor, to_native_scale, to_working_scale
+from rid_desktop.engines.working_scale import change_at_native_scale, to_working_scale
 
 
 @register_engine(
@@ -62,16 +62,10 @@ class RIDEngine:
         x = image.to(self.device, torch.float32)
         with torch.inference_mode():
             work = to_working_scale(x, self.work_size)
-            delta = self._delta(work, eps, resolve_seed(seed), progress) * self._magnified_factor(work, x)
-            delta = to_native_scale(delta, tuple(x.shape[-2:]), eps)
+            config = getattr(self.net, "config", None)  # official checkpoints have none: no caps
+            delta = change_at_native_scale(self._delta(work, eps, resolve_seed(seed), progress), tuple(x.shape[-2:]),
+                                           eps, getattr(config, "rms_cap", 0.0), getattr(config, "camera_rms_cap", 0.0))
             return add_bounded_delta(x, delta, eps).to(image.device, image.dtype)
-
-    def _magnified_factor(self, work: torch.Tensor, native: torch.Tensor) -> float:
-        """The generator's own scale-down for a change upsampled into a larger photo (1.0 = none)."""
-        config = getattr(self.net, "config", None)
-        magnification = max(native.shape[-2:]) / max(work.shape[-2:])
-        return magnified_cap_factor(magnification, getattr(config, "rms_cap", 0.0),
-                                    getattr(config, "camera_rms_cap", 0.0))
 
     def _delta(self, work: torch.Tensor, eps: float, seed: int, progress: ProgressFn | None) -> torch.Tensor:
         """The network's change at the working scale, tiled when the copy is still large."""

@@ -52,6 +52,14 @@ def magnified_cap_factor(magnification: float, rms_cap: float, camera_rms_cap: f
     return min(1.0, camera_rms_cap / rms_cap) ** progress
 
 
+def change_at_native_scale(delta: torch.Tensor, size: tuple[int, int], eps: float, rms_cap: float = 0.0,
+                           camera_rms_cap: float = 0.0) -> torch.Tensor:
+    """A generator's working-scale change as written into the photo of ``size``: scaled down by its
+    camera-size cap for the magnification (:func:`magnified_cap_factor`), then upsampled."""
+    magnification = max(size) / max(delta.shape[-2:])
+    return to_native_scale(delta * magnified_cap_factor(magnification, rms_cap, camera_rms_cap), size, eps)
+
+
 def to_native_scale(delta: torch.Tensor, size: tuple[int, int], eps: float, smooth: bool = True) -> torch.Tensor:
     """Upsample a working-scale change to ``size``, keeping |change| <= eps.
 

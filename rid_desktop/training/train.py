@@ -66,28 +66,28 @@ def validate(net, kind: str, objective: SurrogateObjective, images: torch.Tensor
 
 
 @torch.no_grad()
+def keyed_protect(net, images: torch.Tensor, eps: float, seed: int) -> torch.Tensor:
+    """``images`` protected by a (keyed) generator in batch, frames and key drawn from ``seed``: the
+    same photos and seed give the same change, so validations and sweeps stay comparable."""
+    from rid_desktop.engines.generator_net import make_key
+    from rid_desktop.engines.keying import Frame, batch_keyed_call
+
+    n, c = images.shape[0], net.config.key_channels
+    gen = torch.Generator().manual_seed(seed)
+    frames = [Frame.from_generator(gen) for _ in range(n)]
+    key = make_key((n, c, *images.shape[-2:]), seed) if c else None
+    return (images + batch_keyed_call(net, images, torch.full((n,), eps), frames, key)).clamp(0, 1)
+
+
 def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, float]:
     """L2 latent ratio vs random sign noise (the headline metric), as written and after a posting trip.
 
     The trip here is fixed (downscale 1.5x, JPEG q80: a 1024 px working image posted and prepared
     for training at 683 px); keys and noise are seeded so successive validations are comparable.
     """
-    from rid_desktop.engines.generator_net import make_key
-    from rid_desktop.engines.keying import Frame, batch_keyed_call
-
     net.eval()
     gen = torch.Generator().manual_seed(0)
-    c = net.config.key_channels
-    n = images.shape[0]
-    eps_b = torch.full((n,), eps)
-
-    def protect(x: torch.Tensor, seed: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(seed)
-        frames = [Frame.from_generator(g) for _ in range(n)]
-        key = make_key((n, c, *x.shape[-2:]), seed) if c else None
-        return (x + batch_keyed_call(net, x, eps_b, frames, key)).clamp(0, 1)
-
-    protected, other = protect(images, 1), protect(images, 2)
+    protected, other = keyed_protect(net, images, eps, 1), keyed_protect(net, images, eps, 2)
     noise = random_sign_noise(images, eps, gen)
     out: dict[str, float] = {}
     for tag, trip in (("clean", Trip()), ("trip", Trip(1.5, 80))):
@@ -95,7 +95,7 @@ def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, f
         d_prot = (encode_with_features(encoder, trip(protected))[1] - ref).flatten(1).norm(dim=1)
         d_noise = (encode_with_features(encoder, trip(noise))[1] - ref).flatten(1).norm(dim=1)
         out[f"l2_{tag}"] = (d_prot / d_noise.clamp_min(1e-12)).mean().item()
-    again = protect(protected, 3)
+    again = keyed_protect(net, protected, eps, 3)
     subtracted = (2 * protected - again).clamp(0, 1)
     ref = encode_with_features(encoder, images)[1]
     d_sub = (encode_with_features(encoder, subtracted)[1] - ref).flatten(1).norm(dim=1)
