@@ -150,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None, help="output .safetensors path (state/log files sit beside it)")
     p.add_argument("--run-dir", default=None, help="keep the whole run in this folder (resume with --resume DIR)")
     p.add_argument("--resume", default=None, help="continue the run in this folder with its saved arguments")
+    p.add_argument("--snapshots", action="store_true",
+                   help="also export the generator at every logged step into snapshots/ beside the output, so the "
+                        "model can be chosen again later by another criterion (the validation is noisy)")
     p.add_argument("--key-channels", type=int, default=0,
                    help="pixel: keyed generator with this many key-noise channels, trained on the posting trip")
     p.add_argument("--work-size", type=int, default=0,
@@ -349,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
                 fh.write(json.dumps(record) + "\n")
             print(json.dumps(record), flush=True)
             save_all(export=improved)
+            if args.snapshots:
+                save_generator(net, config, out.parent / "snapshots" / f"step-{step:06d}.safetensors",
+                               extra={"train_steps": str(step), "train_minutes": f"{record['minutes']:.1f}"})
     save_all(export=not out.exists())
     print(f"saved {out} (best validation score {best:.3f}) after {step} steps")
 

@@ -337,9 +337,13 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
                 "--lambda-coherence", "2", "--select-coherence", "0.3",
                 "--lambda-peakiness", "3", "--select-peakiness", "0.5",
                 "--trip-jpeg-share", "0.9", "--lambda-subtraction", "0.25", "--select-clean", "1",
-                "--lambda-distill", "1", "--distill-steps", "1"])
+                "--lambda-distill", "1", "--distill-steps", "1", "--snapshots"])
     assert (run / "args.json").is_file() and (run / "generator.safetensors").is_file()
     train.main(["--resume", str(run), "--steps", "4"])
+    # --snapshots is a saved option too: every logged step left a loadable export, the resumed ones included
+    snapshots = sorted(p.name for p in (run / "snapshots").iterdir())
+    assert snapshots == ["step-000002.safetensors", "step-000004.safetensors"]
+    assert read_generator_config(run / "snapshots" / snapshots[-1]).key_channels == 1
     log = [json.loads(line) for line in (run / "generator.log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 4]
     assert {"l2_clean", "l2_trip", "l2_subtracted", "key_cos", "cross_cos", "vis", "vis1", "vis4", "coh", "peak",
