@@ -79,6 +79,14 @@ def keyed_protect(net, images: torch.Tensor, eps: float, seed: int) -> torch.Ten
     return (images + batch_keyed_call(net, images, torch.full((n,), eps), frames, key)).clamp(0, 1)
 
 
+def keyed_validation_crops(data, holdout_every: int) -> torch.Tensor:
+    """The 16 held-out 192 px crops a keyed run validates on (and its snapshots are ranked on)."""
+    _, held_out = split_holdout(list_images(data), holdout_every)
+    if not held_out:
+        raise ValueError(f"no held-out photos in {data} (need at least {holdout_every} photos)")
+    return center_crops(held_out, 192, limit=16)
+
+
 def validate_trip(net, encoder, images: torch.Tensor, eps: float) -> dict[str, float]:
     """L2 latent ratio vs random sign noise (the headline metric), as written and after a posting trip.
 
@@ -266,9 +274,9 @@ def main(argv: list[str] | None = None) -> None:
     encoder = load_encoder(device=device)
     objective = SurrogateObjective([encoder])
     if keyed:
-        train_paths, held_out = split_holdout(list_images(args.data), args.holdout_every)
+        train_paths, _ = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
-        val_images = center_crops(held_out, 192, limit=16).to(device)
+        val_images = keyed_validation_crops(args.data, args.holdout_every).to(device)
         weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
                               coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
                               distill=args.lambda_distill, distill_steps=args.distill_steps,

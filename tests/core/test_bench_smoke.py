@@ -173,3 +173,44 @@ def test_amplitude_sweep_moves_one_generator_along_its_own_curve(tmp_path, make_
     assert amplitude_sweep.main([str(tmp_path / "missing.safetensors"), "--data", str(photos),
                                  "--holdout-every", "2", "--crop", "64"]) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_rank_snapshots_scores_each_step_at_the_reference_visibility(tmp_path, make_rgb, shared_models, capsys):
+    """A more visible step is scaled down to the reference's visibility, a less visible one is not scaled
+    up (the cap is at the PSNR floor), and the table names the snapshot file of each step."""
+    from PIL import Image
+
+    from bench import rank_snapshots
+    from rid_desktop.engines.generator_net import GeneratorConfig, build_generator
+    from rid_desktop.training.export import save_generator
+
+    ref = {"l2_clean": 1.3, "l2_trip": 1.4, "l2_subtracted": 1.5, "vis1": 1.0}
+    loud = {"l2_clean": 1.6, "l2_trip": 1.6, "l2_subtracted": 1.6, "vis1": 1.25}
+    quiet = {"l2_clean": 1.35, "l2_trip": 1.45, "l2_subtracted": 1.5, "vis1": 0.8}
+    assert rank_snapshots.at_reference_visibility(loud, ref["vis1"]) == pytest.approx((1.28, 1.28, 1.28))
+    assert rank_snapshots.at_reference_visibility(quiet, ref["vis1"]) == pytest.approx((1.35, 1.45, 1.5))
+
+    run = tmp_path / "run"
+    (run / "snapshots").mkdir(parents=True)
+    (run / "generator.log.jsonl").write_text("".join(json.dumps({"step": s, **r}) + "\n"
+                                                     for s, r in ((25, loud), (50, quiet))))
+    config = GeneratorConfig(kind="pixel", width=8, depth=2, key_channels=1, rms_cap=0.5)
+    save_generator(build_generator(config), config, run / "snapshots" / "step-000050.safetensors")
+    ranked = rank_snapshots.rank(rank_snapshots.read_run(run), ref)
+    assert [r.step for r in ranked] == [50, 25]  # at equal visibility the quiet step is the stronger
+    assert ranked[0].beats(ref) and not ranked[1].beats(ref)
+    assert ranked[0].snapshot.name == "step-000050.safetensors" and ranked[1].snapshot is None
+
+    photos = tmp_path / "train"
+    photos.mkdir()
+    for i in range(4):
+        Image.fromarray(make_rgb(200, 200, seed=i)).save(photos / f"{i}.png")
+    out = tmp_path / "rank.md"
+    assert rank_snapshots.main([str(run), "--data", str(photos), "--holdout-every", "2", "--threads", "1",
+                                "--reference", str(run / "snapshots" / "step-000050.safetensors"),
+                                "-o", str(out)]) == 0
+    table = out.read_text()
+    assert "(reference)" in table and "| run | 50 |" in table and "not kept" in table
+    capsys.readouterr()
+    assert rank_snapshots.main([str(photos), "--data", str(photos)]) == 2
+    assert "not a training run folder" in capsys.readouterr().err
