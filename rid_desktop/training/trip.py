@@ -78,10 +78,22 @@ def sample_trip(rng: random.Random, none_share: float = 0.2, jpeg_share: float =
     return Trip(factor, quality)
 
 
-def encode_with_features(encoder: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mid-level features, latent) from one pass of a sequential encoder."""
-    feats = encoder[:FEATURE_TAP](x)
-    return feats, encoder[FEATURE_TAP:](feats)
+def encode_with_features(encoder: nn.Sequential, x: torch.Tensor,
+                         bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mid-level features, latent) from one pass of a sequential encoder.
+
+    ``bf16`` runs the pass in bfloat16 on channels-last tensors and returns float32: the encoder is most
+    of a training step, and on a CPU with AVX-512 BF16 its forward and backward take 2.6x less time
+    (measured: 12 crops of 160 px, one thread) for a loss within 0.5 % and gradients at cosine 0.99 of
+    float32's. Training only; what is reported is always measured in float32.
+    """
+    if not bf16:
+        feats = encoder[:FEATURE_TAP](x)
+        return feats, encoder[FEATURE_TAP:](feats)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16):
+        feats = encoder[:FEATURE_TAP](x.contiguous(memory_format=torch.channels_last))
+        latent = encoder[FEATURE_TAP:](feats)
+    return feats.float(), latent.float()
 
 
 def pairwise_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -112,6 +124,7 @@ class TripWeights:
     distill_steps: int = 4  # PGD steps that refine the target
     distill_direction: bool = False  # distil only the direction (1 - cosine), so the pull cannot shrink the change
     visibility_per_energy: bool = False  # score visibility per unit of energy, so the term cannot shrink the change
+    encoder_bf16: bool = False  # run the surrogate encoder in bfloat16 (see encode_with_features)
     key_cos_target: float = 0.2
     cross_cos_target: float = 0.05
 
@@ -126,7 +139,7 @@ def trip_damage(feat: torch.Tensor, lat: torch.Tensor, ref_feat: torch.Tensor, r
 
 
 def refine_target(encoder: nn.Sequential, x: torch.Tensor, delta: torch.Tensor, eps: torch.Tensor, trip: Trip,
-                  steps: int, rms_cap: float, feature_weight: float = 0.5) -> torch.Tensor:
+                  steps: int, rms_cap: float, feature_weight: float = 0.5, bf16: bool = False) -> torch.Tensor:
     """A per-photo distillation target: ``delta`` improved by ``steps`` signed-gradient steps.
 
     Each step maximises the same latent + feature distance after ``trip`` as the direct objective and
@@ -135,11 +148,11 @@ def refine_target(encoder: nn.Sequential, x: torch.Tensor, delta: torch.Tensor, 
     """
     e = eps.reshape(-1, 1, 1, 1)
     with torch.no_grad():
-        ref_feat, ref_lat = encode_with_features(encoder, trip(x))
+        ref_feat, ref_lat = encode_with_features(encoder, trip(x), bf16)
     target = delta.detach().clone()
     for _ in range(steps):
         target.requires_grad_(True)
-        feat, lat = encode_with_features(encoder, trip((x + target).clamp(0, 1)))
+        feat, lat = encode_with_features(encoder, trip((x + target).clamp(0, 1)), bf16)
         gain = trip_damage(feat, lat, ref_feat, ref_lat, feature_weight)
         grad, = torch.autograd.grad(gain.sum(), target)
         with torch.no_grad():
@@ -157,7 +170,7 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     """
     b = x.shape[0]
     with torch.no_grad():
-        ref_feat, ref_lat = encode_with_features(encoder, trip(x))
+        ref_feat, ref_lat = encode_with_features(encoder, trip(x), weights.encoder_bf16)
     keys = torch.randn(3 * b, key_channels, *x.shape[-2:], device=x.device) if key_channels else None
     frames = [Frame.from_generator(torch.default_generator) for _ in range(3 * b)]
     xx = torch.cat([x, x])
@@ -174,7 +187,7 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
     raw_penalty = raw_penalty + net.raw_penalty
     subtracted = (2 * first - again).clamp(0, 1)
 
-    feat, lat = encode_with_features(encoder, trip(torch.cat([protected, subtracted])))
+    feat, lat = encode_with_features(encoder, trip(torch.cat([protected, subtracted])), weights.encoder_bf16)
     adv = -trip_damage(feat, lat, ref_feat.repeat(3, 1, 1, 1), ref_lat.repeat(3, 1, 1, 1), weights.feature)
     loss_adv = adv[: 2 * b].mean()
     loss_sub = adv[2 * b:].mean()
@@ -189,7 +202,7 @@ def keyed_trip_loss(net: nn.Module, encoder: nn.Sequential, x: torch.Tensor, eps
              "cross_cos": cross_cos.mean().item()}
     if weights.distill:
         target = refine_target(encoder, x, delta[:b], eps, trip, weights.distill_steps, net.config.rms_cap,
-                               weights.feature)
+                               weights.feature, weights.encoder_bf16)
         if weights.distill_direction:
             distance = 1 - pairwise_cosine(delta[:b], target)
         else:

@@ -239,6 +239,35 @@ def test_distillation_target_is_stronger_and_stays_writable():
     assert losses[1] - losses[0] == pytest.approx(parts["distill"], rel=1e-4, abs=1e-4)
 
 
+def test_bf16_encoder_gives_the_float32_loss_and_gradient_direction(shared_models, make_rgb):
+    """Training's bfloat16 encoder pass is a faster copy of the float32 one, not another objective:
+    the damage it scores stays within 2 % and its gradient points the same way (cosine > 0.95)."""
+    import copy
+
+    from rid_desktop.models.surrogates import load_encoder
+    from rid_desktop.training.trip import encode_with_features, trip_damage
+
+    encoder = load_encoder()
+    fast = copy.deepcopy(encoder).to(memory_format=torch.channels_last)
+    x = torch.cat([torch.from_numpy(make_rgb(64, 64, seed=i)).permute(2, 0, 1)[None] / 255 for i in (1, 2)]).float()
+    start = torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(0))) * 4 / 255
+
+    def damage_and_grad(model, bf16):
+        delta = start.clone().requires_grad_(True)
+        with torch.no_grad():
+            ref = encode_with_features(model, x, bf16)
+        feat, lat = encode_with_features(model, (x + delta).clamp(0, 1), bf16)
+        assert feat.dtype == lat.dtype == torch.float32  # the loss is always computed in float32
+        damage = trip_damage(feat, lat, *ref, 0.5)
+        return damage.detach(), torch.autograd.grad(damage.sum(), delta)[0]
+
+    d32, g32 = damage_and_grad(encoder, False)
+    d16, g16 = damage_and_grad(fast, True)
+    assert not torch.equal(d32, d16)  # it really ran another precision
+    assert torch.allclose(d16, d32, rtol=0.02)
+    assert torch.nn.functional.cosine_similarity(g16.flatten(1), g32.flatten(1), dim=1).min() > 0.95
+
+
 def test_direction_distillation_ignores_amplitude(monkeypatch):
     """The direction-only pull is 1 - cosine: a change half the target's size in its direction costs nothing."""
     from rid_desktop.training import trip as trip_module
@@ -337,7 +366,7 @@ def test_keyed_training_runs_resumes_from_its_folder_and_exports(tmp_path, make_
                 "--lambda-coherence", "2", "--select-coherence", "0.3",
                 "--lambda-peakiness", "3", "--select-peakiness", "0.5",
                 "--trip-jpeg-share", "0.9", "--lambda-subtraction", "0.25", "--select-clean", "1",
-                "--lambda-distill", "1", "--distill-steps", "1", "--snapshots"])
+                "--lambda-distill", "1", "--distill-steps", "1", "--snapshots", "--encoder-bf16"])
     assert (run / "args.json").is_file() and (run / "generator.safetensors").is_file()
     train.main(["--resume", str(run), "--steps", "4"])
     # --snapshots is a saved option too: every logged step left a loadable export, the resumed ones included
