@@ -8,7 +8,8 @@ measured in the same run, interleaved:
 * a 12 MP photo end to end (load JPEG, protect, write JPEG), each engine in a fresh process
   (`bench.worker`'s e2e case, the one `python -m bench` uses).
 
-``--refined`` adds the ``refined`` engine (generator + a few PGD steps) to both, in the same run.
+``--refined`` adds the ``refined`` engine (generator + a few PGD steps) to both, in the same run; where
+its encoder passes run in bf16 (hardware with native bf16), also its float32 passes, for that ratio.
 
 Usage: ``python -m bench.keyed_speed [--repeats 5] [--refined] [-o docs/benchmarks-keyed.md]``
 """
@@ -37,6 +38,8 @@ def speed_512(repeats: int, refined: bool = False) -> dict[str, float]:
     engines = {"rid": create_engine("rid"), "rid-previous-arch": previous_default_engine()}
     if refined:
         engines["refined"] = create_engine("refined")
+        if engines["refined"].low_precision:  # bf16 encoder passes here: time the float32 ones beside them
+            engines["refined-float32"] = create_engine("refined", low_precision=False)
     for engine in engines.values():
         engine.protect(image, EPS, seed=0)  # warm-up
     times: dict[str, list[float]] = {k: [] for k in engines}
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             f"| refined engine, 12 MP end to end | {big['refined']:.2f} s | {big['rid-previous-arch']:.2f} s | "
             f"{big['refined'] / big['rid-previous-arch']:.2f}x | |",
         ]
+        if "refined-float32" in small:
+            lines.append(
+                f"| refined engine, 512x512, bf16 encoder passes vs float32 ones (same run) | {small['refined']:.3f} s "
+                f"| {small['refined-float32']:.3f} s (float32) | {small['refined'] / small['refined-float32']:.2f}x | |")
     lines += [
         "",
         f"torch threads: {torch.get_num_threads()}; repeats: {args.repeats} (12 MP: {max(1, args.repeats // 2)}).",

@@ -22,6 +22,7 @@ from rid_desktop.engines.base import ProgressFn, check_image_tensor, project_lin
 from rid_desktop.engines.chroma_ops import apply_chroma_bands
 from rid_desktop.engines.generator_net import cap_rms
 from rid_desktop.engines.objectives import Augmentation, SurrogateObjective, sample_augmentation
+from rid_desktop.engines.precision import native_bf16
 from rid_desktop.engines.tiling import tiled_delta
 from rid_desktop.engines.working_scale import to_native_scale, to_working_scale
 
@@ -118,13 +119,16 @@ class IterativeEngine:
                  random_start: bool = True, space: str | None = None, robust: bool = True,
                  encoders: Sequence[nn.Module] | None = None, tile: int = 512, overlap: int = 32,
                  targets: Sequence[str] | None = None, work_size: int = 1024, start_from_generator: bool = True,
-                 rms_cap: float = 0.0):
+                 rms_cap: float = 0.0, low_precision: bool | None = None):
         self.device = torch.device(device)
         if not encoders and targets:  # by name: "taef2", an installed full-size VAE ("sd-vae-ft-mse"), a folder
             from rid_desktop.models.surrogates import load_target_encoders
 
             encoders = load_target_encoders(targets, self.device)
-        self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device))
+        # bf16 encoder passes where the hardware runs them natively (None = decide from the device).
+        self.low_precision = native_bf16(self.device) if low_precision is None else low_precision
+        self.objective = SurrogateObjective(list(encoders) if encoders else _default_encoders(self.device),
+                                            low_precision=self.low_precision)
         self.steps, self.step_size, self.random_start = steps, step_size, random_start
         self.space, self.robust, self.tile, self.overlap = space or self.default_space, robust, tile, overlap
         self.work_size, self.rms_cap = work_size, rms_cap
@@ -192,9 +196,10 @@ class RefinedEngine(IterativeEngine):
 
     def __init__(self, device: torch.device = torch.device("cpu"), steps: int = 4, step_size: float | None = 0.25,
                  robust: bool = False, encoders: Sequence[nn.Module] | None = None, tile: int = 512,
-                 overlap: int = 32, targets: Sequence[str] | None = None, work_size: int = 1024):
+                 overlap: int = 32, targets: Sequence[str] | None = None, work_size: int = 1024,
+                 low_precision: bool | None = None):
         super().__init__(device, steps=steps, step_size=step_size, robust=robust, encoders=encoders, tile=tile,
-                         overlap=overlap, targets=targets, work_size=work_size)
+                         overlap=overlap, targets=targets, work_size=work_size, low_precision=low_precision)
         self.rms_cap = STRONG_RMS_CAP
 
 

@@ -182,9 +182,36 @@ def test_refined_engine_beats_the_generator_on_taef2_at_its_psnr(shared_models, 
         return 10 * math.log10(1 / (y - x).pow(2).mean().item())
 
     generator = (RIDEngine().protect(x, eps, seed=3) * 255).round() / 255
-    refined = (create_engine("refined").protect(x, eps, seed=3) * 255).round() / 255
-    assert l2_ratio(refined) > 1.5 * l2_ratio(generator), (l2_ratio(refined), l2_ratio(generator))
-    assert psnr(refined) >= 34.8 and (refined - x).abs().max() <= eps + 1e-6
+    for low_precision in (False, True):  # float32 encoder passes, and bf16 ones (used where native)
+        refined = (create_engine("refined", low_precision=low_precision).protect(x, eps, seed=3) * 255).round() / 255
+        assert l2_ratio(refined) > 1.5 * l2_ratio(generator), (low_precision, l2_ratio(refined), l2_ratio(generator))
+        assert psnr(refined) >= 34.8 and (refined - x).abs().max() <= eps + 1e-6
+
+
+def test_low_precision_encoder_passes_follow_the_hardware_and_keep_the_objective(shared_models, monkeypatch,
+                                                                                 make_rgb):
+    """PGD's encoder passes run in bf16 only where the device does bf16 natively; the objective they
+    give stays float32 and within 2 % of float32's, so Strong is faster there and no weaker."""
+    from rid_desktop.engines import iterative, precision
+    from rid_desktop.engines.objectives import SurrogateObjective
+    from rid_desktop.models.surrogates import load_encoder
+
+    assert isinstance(precision.native_bf16(torch.device("cpu")), bool)
+    for native in (False, True):
+        monkeypatch.setattr(iterative, "native_bf16", lambda device, native=native: native)
+        engine = iterative.RefinedEngine()
+        assert engine.low_precision is native and engine.objective.low_precision is native
+    assert iterative.RefinedEngine(low_precision=False).objective.low_precision is False  # an explicit choice wins
+
+    x = torch.cat([torch.from_numpy(make_rgb(96, 96, seed=i)).permute(2, 0, 1)[None].float() / 255 for i in (1, 2)])
+    y = (x + 8 / 255 * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(1)))).clamp(0, 1)
+    scores = []
+    for low in (False, True):
+        objective = SurrogateObjective([load_encoder()], low_precision=low)
+        score = objective(y, objective.reference(x))
+        assert score.dtype == torch.float32
+        scores.append(score)
+    assert not torch.equal(*scores) and torch.allclose(scores[1], scores[0], rtol=0.02)
 
 
 def test_trip_shares_and_the_subtraction_weight_reach_the_objective():
