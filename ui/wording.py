@@ -49,7 +49,7 @@ ENGINE_COSTS = {
     "rid": "Fast. Changes brightness and colour a little; the default.",
     "dwt-chroma": "Changes colour only, so it is the least visible — but a black-and-white copy removes it.",
     "both": "Both generators in one budget: more robust, a little more visible.",
-    "refined": "Stronger than the default and just as hard to see, but 10–40 seconds per photo (a few optimisation steps).",
+    "refined": "Stronger than the default and just as hard to see, but 5–40 seconds per photo (a few optimisation steps).",
     "iterative": "Strongest, but minutes per photo (it optimises against an AI model).",
     "iterative-chroma": "Strong and colour-only, but minutes per photo; a black-and-white copy removes it.",
 }

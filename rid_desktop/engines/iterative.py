@@ -187,7 +187,7 @@ class RefinedEngine(IterativeEngine):
     """The keyed generator's change plus four PGD steps at the working scale, under an rms cap of
     ``STRONG_RMS_CAP`` (PSNR >= 35 dB at 8/255). Why: a feed-forward network reaches about half of
     what a per-photo optimum does as written (1.3x against 2.3x sign noise at 35 dB on the evaluation
-    photos); four steps from its change close most of that gap at 10-40 s per photo on two CPU cores
+    photos); four steps from its change close most of that gap at 4-40 s per photo on two CPU cores
     instead of the minutes "Maximum" takes. The cap is the engine's own, not the generator's: a default
     generator shipped at a lower cap (less visible) must not make "Strong" weaker, and an official RID
     checkpoint, which has no cap, must not make it more visible."""
@@ -208,7 +208,7 @@ register_engine(
     "refined",
     "Strong (generator + refinement)",
     "The generator's change refined by a few optimisation steps for each photo, under the default's 35 dB PSNR limit: "
-    "10-40 seconds per photo on a CPU.",
+    "5-40 seconds per photo on a CPU.",
 )(RefinedEngine)
 register_engine(
     "iterative",
