@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RATIOS = ("l2_clean", "l2_trip", "l2_subtracted")
+TIE = 1e-3  # differences this small are the logs' rounding, not a better model
 
 
 @dataclass
@@ -39,8 +40,9 @@ class Row:
         return (max(self.clean, 0) * max(self.trip, 0) * max(self.subtracted, 0)) ** (1 / 3)
 
     def beats(self, ref: dict[str, float]) -> bool:
-        """Stronger than the reference both as written and after the trip, at its visibility."""
-        return self.clean > ref["l2_clean"] and self.trip > ref["l2_trip"]
+        """Stronger than the reference both as written and after the trip, at its visibility, by more
+        than the logs' rounding (4 decimals): the reference's own logged step must not beat itself."""
+        return self.clean > ref["l2_clean"] + TIE and self.trip > ref["l2_trip"] + TIE
 
 
 def at_reference_visibility(record: dict, ref_vis1: float) -> tuple[float, float, float]:

@@ -199,6 +199,8 @@ def test_rank_snapshots_scores_each_step_at_the_reference_visibility(tmp_path, m
     ranked = rank_snapshots.rank(rank_snapshots.read_run(run), ref)
     assert [r.step for r in ranked] == [50, 25]  # at equal visibility the quiet step is the stronger
     assert ranked[0].beats(ref) and not ranked[1].beats(ref)
+    itself = rank_snapshots.Row("ref", 1, 1.3004, 1.4004, 1.5, 1.0, None)  # the reference's own log line
+    assert not itself.beats(ref)
     assert ranked[0].snapshot.name == "step-000050.safetensors" and ranked[1].snapshot is None
 
     photos = tmp_path / "train"
