@@ -48,6 +48,7 @@ from torch import nn
 from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
 from rid_desktop.engines.base import project_linf
 from rid_desktop.engines.generator_net import cap_rms
+from rid_desktop.engines.precision import bf16_autocast
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -90,7 +91,7 @@ def encode_with_features(encoder: nn.Sequential, x: torch.Tensor,
     if not bf16:
         feats = encoder[:FEATURE_TAP](x)
         return feats, encoder[FEATURE_TAP:](feats)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16):
+    with bf16_autocast(x.device):
         feats = encoder[:FEATURE_TAP](x.contiguous(memory_format=torch.channels_last))
         latent = encoder[FEATURE_TAP:](feats)
     return feats.float(), latent.float()
