@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from bench.report import emit_table
+
 from rid_desktop.engines.working_scale import CAMERA_MAGNIFICATION  # a 12 MP photo over the working scale
 
 COLUMNS = ("l2_clean", "l2_trip", "l2_subtracted", "psnr", "vis1", "vis4")
@@ -130,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(table, end="")
-    if args.output:
-        Path(args.output).write_text(table, encoding="utf-8")
+    emit_table(table, args.output)
     return 0
 
 

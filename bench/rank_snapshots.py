@@ -21,6 +21,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.report import emit_table
+
 RATIOS = ("l2_clean", "l2_trip", "l2_subtracted")
 TIE = 1e-3  # differences this small are the logs' rounding, not a better model
 
@@ -132,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     table = to_markdown(rank(rows, ref)[: args.top], ref, Path(reference).stem)
-    print(table, end="")
-    if args.output:
-        Path(args.output).write_text(table, encoding="utf-8")
+    emit_table(table, args.output)
     return 0
 
 

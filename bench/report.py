@@ -20,6 +20,13 @@ TARGETS = {
 }
 
 
+def emit_table(table: str, output: str | Path | None) -> None:
+    """Print a Markdown table a bench tool made and, if asked, also write it to ``output``."""
+    print(table, end="")
+    if output:
+        Path(output).write_text(table, encoding="utf-8")
+
+
 def _fmt(value: Any, digits: int = 2, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
         return "n/a"
