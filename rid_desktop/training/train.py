@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="keyed: share of steps scored without a resize (as written)")
     p.add_argument("--trip-jpeg-share", type=float, default=0.6,
                    help="keyed: share of steps scored after differentiable JPEG q60-95")
+    p.add_argument("--lambda-feature", type=float, default=TripWeights.feature,
+                   help="keyed: weight of the encoder's stride-4 feature damage beside the latent's (transfer)")
     p.add_argument("--lambda-subtraction", type=float, default=TripWeights.subtraction,
                    help="keyed: weight of the protection left after the subtraction attack")
     p.add_argument("--lambda-distill", type=float, default=0.0,
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, _ = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = keyed_validation_crops(args.data, args.holdout_every).to(device)
-        weights = TripWeights(subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
+        weights = TripWeights(feature=args.lambda_feature, subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
                               coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
                               distill=args.lambda_distill, distill_steps=args.distill_steps,
                               distill_direction=args.distill_direction,

@@ -295,6 +295,38 @@ def test_bf16_encoder_gives_the_float32_loss_and_gradient_direction(shared_model
     assert torch.nn.functional.cosine_similarity(g16.flatten(1), g32.flatten(1), dim=1).min() > 0.95
 
 
+def test_lambda_feature_sets_how_much_the_stride4_features_count(monkeypatch, tmp_path, make_rgb, shared_models):
+    """The as-written metric is the latent alone; the feature term is for transfer. The flag must reach the
+    loss, and at 0 the damage must be the latent's alone."""
+    from rid_desktop.training import train
+    from rid_desktop.training.trip import trip_damage
+
+    torch.manual_seed(0)
+    feat, lat = torch.randn(2, 4, 8, 8), torch.randn(2, 3, 4, 4)
+    ref_feat, ref_lat = torch.randn(2, 4, 8, 8), torch.randn(2, 3, 4, 4)
+    latent_only = torch.log((lat - ref_lat).pow(2).flatten(1).mean(1) + 1e-6)
+    assert torch.allclose(trip_damage(feat, lat, ref_feat, ref_lat, 0.0), latent_only)
+    assert not torch.allclose(trip_damage(feat, lat, ref_feat, ref_lat, 0.5), latent_only)
+
+    class Seen(Exception):
+        pass
+
+    def record(net, encoder, x, eps, trip, weights, key_channels):
+        raise Seen(weights.feature)
+
+    monkeypatch.setattr(train, "keyed_trip_loss", record)
+    data = tmp_path / "train"
+    data.mkdir()
+    for i in range(8):
+        Image.fromarray(make_rgb(64, 64, seed=i)).save(data / f"t{i}.png")
+    for value in ("0.0", "0.25"):
+        with pytest.raises(Seen) as seen:
+            train.main(["--out", str(tmp_path / "g.safetensors"), "--data", str(data), "--key-channels", "1",
+                        "--work-size", "256", "--batch", "2", "--crop", "32", "--width", "8", "--depth", "2",
+                        "--threads", "1", "--steps", "1", "--holdout-every", "4", "--lambda-feature", value])
+        assert seen.value.args == (float(value),)
+
+
 def test_direction_distillation_ignores_amplitude(monkeypatch):
     """The direction-only pull is 1 - cosine: a change half the target's size in its direction costs nothing."""
     from rid_desktop.training import trip as trip_module
