@@ -283,8 +283,9 @@ def main(argv: list[str] | None = None) -> None:
         train_paths, _ = split_holdout(list_images(args.data), args.holdout_every)
         sampler = CropSampler(train_paths, args.crop, seed=args.seed + step, max_side=args.work_size or 768)
         val_images = keyed_validation_crops(args.data, args.holdout_every).to(device)
-        weights = TripWeights(feature=args.lambda_feature, subtraction=args.lambda_subtraction, visibility=args.lambda_visibility,
-                              coherence=args.lambda_coherence, peakiness=args.lambda_peakiness,
+        weights = TripWeights(feature=args.lambda_feature, subtraction=args.lambda_subtraction,
+                              visibility=args.lambda_visibility, coherence=args.lambda_coherence,
+                              peakiness=args.lambda_peakiness,
                               distill=args.lambda_distill, distill_steps=args.distill_steps,
                               distill_direction=args.distill_direction,
                               visibility_per_energy=args.visibility_per_energy,
