@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.report import emit_table
@@ -46,11 +46,12 @@ class Row:
         than the logs' rounding (4 decimals): the reference's own logged step must not beat itself."""
         return self.clean > ref["l2_clean"] + TIE and self.trip > ref["l2_trip"] + TIE
 
-
-def at_reference_visibility(record: dict, ref_vis1: float) -> tuple[float, float, float]:
-    """A logged step's L2 ratios once its change is scaled down to the reference's visibility (never up)."""
-    factor = min(1.0, ref_vis1 / max(record["vis1"], 1e-9))
-    return tuple(record[name] * factor for name in RATIOS)
+    def at_reference_visibility(self, ref_vis1: float) -> "Row":
+        """This step with its L2 ratios as they would be once its change is scaled down to the
+        reference's visibility (never up: a less visible step's cap is at the PSNR floor already)."""
+        factor = min(1.0, ref_vis1 / max(self.vis1, 1e-9))
+        return replace(self, clean=self.clean * factor, trip=self.trip * factor,
+                       subtracted=self.subtracted * factor)
 
 
 def read_run(run_dir: Path) -> list[Row]:
@@ -71,12 +72,7 @@ def read_run(run_dir: Path) -> list[Row]:
 
 def rank(rows: list[Row], ref: dict[str, float]) -> list[Row]:
     """Rows rescaled to the reference's visibility, best geometric mean first."""
-    scaled = []
-    for row in rows:
-        clean, trip, subtracted = at_reference_visibility(
-            {"l2_clean": row.clean, "l2_trip": row.trip, "l2_subtracted": row.subtracted, "vis1": row.vis1},
-            ref["vis1"])
-        scaled.append(Row(row.run, row.step, clean, trip, subtracted, row.vis1, row.snapshot))
+    scaled = (row.at_reference_visibility(ref["vis1"]) for row in rows)
     return sorted(scaled, key=lambda r: r.geometric_mean, reverse=True)
 
 

@@ -81,11 +81,9 @@ class SurrogateObjective:
     def _encode(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if not self.low_precision:
             return encoder(x)
-        from rid_desktop.engines.precision import bf16_autocast
+        from rid_desktop.engines.precision import run_in_bf16
 
-        with bf16_autocast(x.device):
-            latent = encoder(x.contiguous(memory_format=torch.channels_last))
-        return latent.float()
+        return run_in_bf16(encoder, x)
 
     @torch.no_grad()
     def reference(self, image: torch.Tensor, augmentation: Augmentation | None = None) -> list[torch.Tensor]:

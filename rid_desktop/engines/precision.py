@@ -1,10 +1,13 @@
-"""Reduced precision for the feed-forward generators, in one place (shared by every generator engine)."""
+"""Reduced precision in one place: the generators' autocast, and bf16 encoder passes for optimising."""
 
 from __future__ import annotations
 
 import contextlib
+from typing import Callable, TypeVar
 
 import torch
+
+T = TypeVar("T")
 
 
 def autocast_for(device: torch.device):
@@ -28,6 +31,12 @@ def native_bf16(device: torch.device) -> bool:
     return False
 
 
-def bf16_autocast(device: torch.device):
-    """bf16 autocast on ``device`` (CPU or CUDA), for passes whose inputs are made channels-last."""
-    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+def run_in_bf16(fn: Callable[[torch.Tensor], T], x: torch.Tensor) -> T:
+    """``fn(x)`` in bfloat16 autocast on a channels-last ``x``, its tensor (or tuple of tensors) back in
+    float32. One way for every optimising pass (training's loss, PGD's objective) to use bf16, so the
+    layout and the float32 hand-back cannot differ between them; measuring passes never call it."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16):
+        out = fn(x.contiguous(memory_format=torch.channels_last))
+    if isinstance(out, tuple):
+        return tuple(t.float() for t in out)
+    return out.float()

@@ -48,7 +48,7 @@ from torch import nn
 from rid_desktop.checks.visibility import spectral_peakiness, stripe_coherence, visibility_ratio
 from rid_desktop.engines.base import project_linf
 from rid_desktop.engines.generator_net import cap_rms
-from rid_desktop.engines.precision import bf16_autocast
+from rid_desktop.engines.precision import run_in_bf16
 from rid_desktop.engines.keying import Frame, batch_keyed_call
 
 FEATURE_TAP = 6  # TAEF2 encoder: output of the stride-4 stage (64 ch at 1/4 resolution)
@@ -88,13 +88,11 @@ def encode_with_features(encoder: nn.Sequential, x: torch.Tensor,
     (measured: 12 crops of 160 px, one thread) for a loss within 0.5 % and gradients at cosine 0.99 of
     float32's. Training only; what is reported is always measured in float32.
     """
-    if not bf16:
-        feats = encoder[:FEATURE_TAP](x)
+    def one_pass(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = encoder[:FEATURE_TAP](image)
         return feats, encoder[FEATURE_TAP:](feats)
-    with bf16_autocast(x.device):
-        feats = encoder[:FEATURE_TAP](x.contiguous(memory_format=torch.channels_last))
-        latent = encoder[FEATURE_TAP:](feats)
-    return feats.float(), latent.float()
+
+    return run_in_bf16(one_pass, x) if bf16 else one_pass(x)
 
 
 def pairwise_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

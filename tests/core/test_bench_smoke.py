@@ -187,8 +187,10 @@ def test_rank_snapshots_scores_each_step_at_the_reference_visibility(tmp_path, m
     ref = {"l2_clean": 1.3, "l2_trip": 1.4, "l2_subtracted": 1.5, "vis1": 1.0}
     loud = {"l2_clean": 1.6, "l2_trip": 1.6, "l2_subtracted": 1.6, "vis1": 1.25}
     quiet = {"l2_clean": 1.35, "l2_trip": 1.45, "l2_subtracted": 1.5, "vis1": 0.8}
-    assert rank_snapshots.at_reference_visibility(loud, ref["vis1"]) == pytest.approx((1.28, 1.28, 1.28))
-    assert rank_snapshots.at_reference_visibility(quiet, ref["vis1"]) == pytest.approx((1.35, 1.45, 1.5))
+    for record, expected in ((loud, (1.28, 1.28, 1.28)), (quiet, (1.35, 1.45, 1.5))):
+        row = rank_snapshots.Row("run", 1, *(record[n] for n in rank_snapshots.RATIOS), record["vis1"], None)
+        scaled = row.at_reference_visibility(ref["vis1"])
+        assert (scaled.clean, scaled.trip, scaled.subtracted) == pytest.approx(expected)
 
     run = tmp_path / "run"
     (run / "snapshots").mkdir(parents=True)
